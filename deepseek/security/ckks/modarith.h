@@ -1,0 +1,104 @@
+// Word-size modular arithmetic for the RNS limbs of CKKS. Every prime in a chain is below
+// 2^61, so sums of a few residues never overflow a 64-bit word and Harvey's lazy butterflies
+// can keep values in [0, 4q). Products are reduced with Barrett (generic operand pairs) or
+// Shoup (one operand fixed and known in advance: twiddles, key-switch constants), which
+// avoids the slow 128-bit division of the compiler runtime.
+#pragma once
+
+#include <cstdint>
+
+#include "deepseek/core/error.h"
+
+namespace deepseek::security::ckks {
+
+using u64 = std::uint64_t;
+using u128 = unsigned __int128;
+
+// A prime modulus with its Barrett constant floor(2^128 / q) split into two words.
+struct Modulus {
+  u64 value = 0;
+  u64 ratio_lo = 0, ratio_hi = 0;
+  int bits = 0;
+
+  Modulus() = default;
+  explicit Modulus(u64 q) : value(q) {
+    DS_CHECK(q >= 3 && q < (u64(1) << 61), "[ckks] modulus must be in [3, 2^61), got ", q);
+    // floor(2^128 / q) = floor((2^128 - 1) / q) because q is not a power of two.
+    u128 all_ones = ~u128(0);
+    u128 r = all_ones / q;
+    ratio_lo = u64(r);
+    ratio_hi = u64(r >> 64);
+    bits = 64 - __builtin_clzll(q);
+  }
+};
+
+inline u64 add_mod(u64 a, u64 b, u64 q) {
+  u64 s = a + b;
+  return s >= q ? s - q : s;
+}
+inline u64 sub_mod(u64 a, u64 b, u64 q) { return a >= b ? a - b : a + q - b; }
+inline u64 neg_mod(u64 a, u64 q) { return a ? q - a : 0; }
+
+// Barrett reduction of a 128-bit value (as SEAL's barrett_reduce_128): two words of the
+// quotient estimate suffice because the error is below 2q.
+inline u64 barrett_reduce_128(u128 z, const Modulus& m) {
+  u64 z0 = u64(z), z1 = u64(z >> 64);
+  u64 carry = u64((u128(z0) * m.ratio_lo) >> 64);
+  u128 t = u128(z0) * m.ratio_hi;
+  u128 s = u128(u64(t)) + carry;
+  u64 tmp1 = u64(s);
+  u64 tmp3 = u64(t >> 64) + u64(s >> 64);
+  u128 t2 = u128(z1) * m.ratio_lo;
+  u128 s2 = u128(tmp1) + u64(t2);
+  carry = u64(t2 >> 64) + u64(s2 >> 64);
+  u64 qhat = z1 * m.ratio_hi + tmp3 + carry;
+  u64 r = z0 - qhat * m.value;
+  return r >= m.value ? r - m.value : r;
+}
+
+// Reduction of a single word (a < 2^64) with the high Barrett word only.
+inline u64 barrett_reduce_64(u64 a, const Modulus& m) {
+  u64 qhat = u64((u128(a) * m.ratio_hi) >> 64);
+  u64 r = a - qhat * m.value;
+  return r >= m.value ? r - m.value : r;
+}
+
+inline u64 mul_mod(u64 a, u64 b, const Modulus& m) { return barrett_reduce_128(u128(a) * b, m); }
+
+// Shoup: for a fixed w < q, w' = floor(w 2^64 / q) lets a*w mod q cost two multiplies.
+inline u64 shoup_precompute(u64 w, u64 q) { return u64((u128(w) << 64) / q); }
+// Result in [0, 2q) for any a < 2^64.
+inline u64 mul_shoup_lazy(u64 a, u64 w, u64 wp, u64 q) {
+  u64 hi = u64((u128(a) * wp) >> 64);
+  return a * w - hi * q;
+}
+inline u64 mul_shoup(u64 a, u64 w, u64 wp, u64 q) {
+  u64 r = mul_shoup_lazy(a, w, wp, q);
+  return r >= q ? r - q : r;
+}
+
+inline u64 pow_mod(u64 base, u64 e, const Modulus& m) {
+  u64 r = 1 % m.value, b = base % m.value;
+  while (e) {
+    if (e & 1) r = mul_mod(r, b, m);
+    b = mul_mod(b, b, m);
+    e >>= 1;
+  }
+  return r;
+}
+
+// Inverse modulo a prime by Fermat; a must be non-zero mod q.
+inline u64 inv_mod(u64 a, const Modulus& m) {
+  a %= m.value;
+  DS_CHECK(a != 0, "[ckks] value has no inverse modulo ", m.value);
+  return pow_mod(a, m.value - 2, m);
+}
+
+// Residue of a signed 64-bit integer.
+inline u64 reduce_signed(std::int64_t v, const Modulus& m) {
+  if (v >= 0) return barrett_reduce_64(u64(v), m);
+  u64 r = barrett_reduce_64(u64(-(v + 1)) + 1, m);  // avoids overflow at INT64_MIN
+  return neg_mod(r, m.value);
+}
+
+}  // namespace deepseek::security::ckks

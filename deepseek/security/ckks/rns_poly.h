@@ -1,0 +1,64 @@
+// A polynomial of Z[X]/(X^N + 1) in RNS form: one row ("limb") of N residues per prime, rows
+// contiguous and 64-byte aligned. A poly does not know its primes: its owner does (a
+// ciphertext at level l uses q_0..q_l; inside key switching, q_0..q_l then the special primes),
+// which keeps the type a plain buffer that level changes can shrink in place.
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "deepseek/security/ckks/modarith.h"
+
+namespace deepseek::security::ckks {
+
+template <typename T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <typename U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}
+  T* allocate(std::size_t n) {
+    std::size_t bytes = (n * sizeof(T) + 63) & ~std::size_t(63);
+    void* p = std::aligned_alloc(64, bytes ? bytes : 64);
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t) { std::free(p); }
+  template <typename U>
+  bool operator==(const AlignedAllocator<U>&) const { return true; }
+};
+
+using U64Vec = std::vector<u64, AlignedAllocator<u64>>;
+
+class RnsPoly {
+ public:
+  RnsPoly() = default;
+  RnsPoly(std::size_t n, std::size_t limbs) : n_(n), limbs_(limbs), data_(n * limbs, 0) {}
+
+  std::size_t n() const { return n_; }
+  std::size_t limbs() const { return limbs_; }
+  u64* limb(std::size_t i) { return data_.data() + i * n_; }
+  const u64* limb(std::size_t i) const { return data_.data() + i * n_; }
+  u64* data() { return data_.data(); }
+  const u64* data() const { return data_.data(); }
+
+  // Keeps the first `limbs` rows (dropping primes from the top of the chain).
+  void truncate(std::size_t limbs) {
+    if (limbs < limbs_) {
+      limbs_ = limbs;
+      data_.resize(n_ * limbs);
+    }
+  }
+  void resize(std::size_t limbs) {
+    limbs_ = limbs;
+    data_.resize(n_ * limbs, 0);
+  }
+
+ private:
+  std::size_t n_ = 0, limbs_ = 0;
+  U64Vec data_;
+};
+
+}  // namespace deepseek::security::ckks
