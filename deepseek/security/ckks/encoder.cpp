@@ -4,6 +4,14 @@
 
 namespace deepseek::security::ckks {
 
+namespace {
+// std::complex's operator* checks for NaN/inf (a call to __muldc3); the FFT's operands are
+// finite, so the textbook product is exact enough and several times faster.
+inline std::complex<double> cmul(std::complex<double> a, std::complex<double> b) {
+  return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+}
+}  // namespace
+
 CkksEncoder::CkksEncoder(ContextPtr ctx) : ctx_(std::move(ctx)) {
   DS_CHECK(ctx_ != nullptr, "[ckks] encoder needs a context");
   n_ = ctx_->n();
@@ -45,7 +53,7 @@ void CkksEncoder::fft_special(std::complex<double>* v) const {
     for (std::size_t i = 0; i < size; i += len) {
       for (std::size_t j = 0; j < lenh; ++j) {
         std::size_t idx = (rot_group_[j] & (lenq - 1)) * gap;
-        std::complex<double> u = v[i + j], w = v[i + j + lenh] * ksi_[idx];
+        std::complex<double> u = v[i + j], w = cmul(v[i + j + lenh], ksi_[idx]);
         v[i + j] = u + w;
         v[i + j + lenh] = u - w;
       }
@@ -61,7 +69,7 @@ void CkksEncoder::fft_special_inv(std::complex<double>* v) const {
       for (std::size_t j = 0; j < lenh; ++j) {
         std::size_t idx = (lenq - (rot_group_[j] & (lenq - 1))) * gap;
         std::complex<double> u = v[i + j] + v[i + j + lenh];
-        std::complex<double> w = (v[i + j] - v[i + j + lenh]) * ksi_[idx];
+        std::complex<double> w = cmul(v[i + j] - v[i + j + lenh], ksi_[idx]);
         v[i + j] = u;
         v[i + j + lenh] = w;
       }

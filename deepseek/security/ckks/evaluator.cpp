@@ -129,12 +129,53 @@ void Evaluator::add_sub_inplace(Ciphertext& a, const Ciphertext& b_in, bool subt
 
 void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const { add_sub_inplace(a, b, false); }
 void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const { add_sub_inplace(a, b, true); }
+namespace {
+// r = a ± b limb-wise for operands already at one level and scale (no copy of a first).
+Ciphertext add_sub_fresh(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b, bool subtract) {
+  const std::size_t n = ctx.n(), limbs = std::size_t(a.level) + 1;
+  const std::size_t parts = std::max(a.size(), b.size());
+  Ciphertext r;
+  r.level = a.level;
+  r.scale = a.scale;
+  r.context_id = a.context_id;
+  r.parts.resize(parts);
+  for (auto& p : r.parts) p = RnsPoly(n, limbs);
+#pragma omp parallel for if (limbs * n * parts >= kParallelMin) schedule(static)
+  for (std::size_t i = 0; i < limbs; ++i) {
+    const u64 q = ctx.modulus(i).value;
+    for (std::size_t k = 0; k < parts; ++k) {
+      u64* z = r.parts[k].limb(i);
+      const u64* x = k < a.size() ? a.parts[k].limb(i) : nullptr;
+      const u64* y = k < b.size() ? b.parts[k].limb(i) : nullptr;
+      if (x && y) {
+        if (subtract) {
+          for (std::size_t t = 0; t < n; ++t) z[t] = sub_mod(x[t], y[t], q);
+        } else {
+          for (std::size_t t = 0; t < n; ++t) z[t] = add_mod(x[t], y[t], q);
+        }
+      } else if (x) {
+        std::copy(x, x + n, z);
+      } else {
+        for (std::size_t t = 0; t < n; ++t) z[t] = subtract ? neg_mod(y[t], q) : y[t];
+      }
+    }
+  }
+  return r;
+}
+}  // namespace
+
 Ciphertext Evaluator::add(const Ciphertext& a, const Ciphertext& b) const {
+  check(a, "add");
+  check(b, "add");
+  if (a.level == b.level && scales_match(a.scale, b.scale)) return add_sub_fresh(*ctx_, a, b, false);
   Ciphertext r = a;
   add_inplace(r, b);
   return r;
 }
 Ciphertext Evaluator::sub(const Ciphertext& a, const Ciphertext& b) const {
+  check(a, "sub");
+  check(b, "sub");
+  if (a.level == b.level && scales_match(a.scale, b.scale)) return add_sub_fresh(*ctx_, a, b, true);
   Ciphertext r = a;
   sub_inplace(r, b);
   return r;
@@ -193,50 +234,41 @@ Ciphertext Evaluator::add_scalar(const Ciphertext& a, double v) const {
 
 // ------------------------------------------------------------------------- multiplicative
 
-void Evaluator::multiply_inplace(Ciphertext& a, const Ciphertext& b_in) const {
+Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
   check(a, "multiply");
-  check(b_in, "multiply");
-  DS_CHECK(a.size() == 2 && b_in.size() == 2, "[ckks] multiply: relinearize operands first");
-  const Ciphertext* bp = &b_in;
-  Ciphertext b_adj;
-  if (a.level > b_in.level) {
-    mod_switch_to_inplace(a, b_in.level);
-  } else if (b_in.level > a.level) {
-    b_adj = mod_switch_to(b_in, a.level);
-    bp = &b_adj;
-  }
-  const Ciphertext& b = *bp;
-  const double log_q = [&] {
-    double s = 0;
-    for (int i = 0; i <= a.level; ++i) s += std::log2(double(ctx_->modulus(i).value));
-    return s;
-  }();
+  check(b, "multiply");
+  DS_CHECK(a.size() == 2 && b.size() == 2, "[ckks] multiply: relinearize operands first");
+  // The higher operand is mod-switched implicitly: its first limbs are those of the lower level.
+  const int level = std::min(a.level, b.level);
+  double log_q = 0;
+  for (int i = 0; i <= level; ++i) log_q += std::log2(double(ctx_->modulus(i).value));
   DS_CHECK(std::log2(a.scale) + std::log2(b.scale) < log_q - 1, "[ckks] multiply: product scale 2^",
            std::log2(a.scale) + std::log2(b.scale), " would overflow the modulus (2^", log_q, ") at level ",
-           a.level, "; rescale the operands first");
-  const std::size_t n = ctx_->n(), limbs = std::size_t(a.level) + 1;
-  a.parts.emplace_back(n, limbs);
+           level, "; rescale the operands first");
+  const std::size_t n = ctx_->n(), limbs = std::size_t(level) + 1;
+  Ciphertext r;
+  r.level = level;
+  r.scale = a.scale * b.scale;
+  r.context_id = a.context_id;
+  r.parts.resize(3);
+  for (auto& p : r.parts) p = RnsPoly(n, limbs);
 #pragma omp parallel for if (limbs * n >= kParallelMin / 4) schedule(static)
   for (std::size_t i = 0; i < limbs; ++i) {
     const Modulus& q = ctx_->modulus(i);
-    u64 *c0 = a.parts[0].limb(i), *c1 = a.parts[1].limb(i), *c2 = a.parts[2].limb(i);
+    u64 *c0 = r.parts[0].limb(i), *c1 = r.parts[1].limb(i), *c2 = r.parts[2].limb(i);
+    const u64 *x0p = a.parts[0].limb(i), *x1p = a.parts[1].limb(i);
     const u64 *d0 = b.parts[0].limb(i), *d1 = b.parts[1].limb(i);
     for (std::size_t t = 0; t < n; ++t) {
-      const u64 x0 = c0[t], x1 = c1[t], y0 = d0[t], y1 = d1[t];
+      const u64 x0 = x0p[t], x1 = x1p[t], y0 = d0[t], y1 = d1[t];
       c0[t] = barrett_reduce_128(u128(x0) * y0, q);
       c1[t] = barrett_reduce_128(u128(x0) * y1 + u128(x1) * y0, q);
       c2[t] = barrett_reduce_128(u128(x1) * y1, q);
     }
   }
-  a.scale *= b.scale;
-  a.c1_seed.reset();
-}
-
-Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
-  Ciphertext r = a;
-  multiply_inplace(r, b);
   return r;
 }
+
+void Evaluator::multiply_inplace(Ciphertext& a, const Ciphertext& b) const { a = multiply(a, b); }
 
 Ciphertext Evaluator::multiply_plain(const Ciphertext& a, const Plaintext& p) const {
   check(a, "multiply_plain");

@@ -26,9 +26,9 @@ void base_convert(const CkksContext& ctx, const u64* const* src, const std::vect
       qhat_mod[t * m + i] = v;
     }
   }
-  U64Vec tmp(m * n);
-#pragma omp parallel for if (m * n >= 32768) schedule(static)
-  for (std::size_t i = 0; i < m; ++i) {
+  U64Vec tmp(m == 1 ? 0 : m * n);
+#pragma omp parallel for if (m > 1 && m * n >= 32768) schedule(static)
+  for (std::size_t i = 0; i < (m == 1 ? 0 : m); ++i) {
     const u64 q = ctx.modulus(src_idx[i]).value;
     const u64* s = src[i];
     u64* d = tmp.data() + i * n;
@@ -40,7 +40,9 @@ void base_convert(const CkksContext& ctx, const u64* const* src, const std::vect
     const u64* w = qhat_mod.data() + t * m;
     u64* d = dst[t];
     if (m == 1) {
-      for (std::size_t x = 0; x < n; ++x) d[x] = mul_mod(barrett_reduce_64(tmp[x], p), w[0], p);
+      // One source prime: (Q/q)^{-1} = 1, so y = x mod t.
+      const u64* s = src[0];
+      for (std::size_t x = 0; x < n; ++x) d[x] = barrett_reduce_64(s[x], p);
       continue;
     }
     for (std::size_t x = 0; x < n; ++x) {

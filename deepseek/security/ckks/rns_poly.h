@@ -13,19 +13,20 @@
 
 namespace deepseek::security::ckks {
 
+// 64-byte aligned blocks from a small size-bucketed cache: CKKS allocates and frees the same
+// few polynomial sizes over and over, and fresh multi-megabyte blocks from the OS cost page
+// faults and zeroing that rival the arithmetic itself. The cache holds at most 512 MiB.
+void* ckks_aligned_alloc(std::size_t bytes);
+void ckks_aligned_free(void* p, std::size_t bytes);
+
 template <typename T>
 struct AlignedAllocator {
   using value_type = T;
   AlignedAllocator() = default;
   template <typename U>
   AlignedAllocator(const AlignedAllocator<U>&) {}
-  T* allocate(std::size_t n) {
-    std::size_t bytes = (n * sizeof(T) + 63) & ~std::size_t(63);
-    void* p = std::aligned_alloc(64, bytes ? bytes : 64);
-    if (!p) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, std::size_t) { std::free(p); }
+  T* allocate(std::size_t n) { return static_cast<T*>(ckks_aligned_alloc(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) { ckks_aligned_free(p, n * sizeof(T)); }
   template <typename U>
   bool operator==(const AlignedAllocator<U>&) const { return true; }
 };
