@@ -1,0 +1,114 @@
+#include "deepseek/core/allocator.h"
+
+#include <array>
+#include <bit>
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+#include "deepseek/core/error.h"
+
+namespace deepseek {
+namespace {
+
+// Blocks are rounded up to a power of two (at least 64 bytes) so a freed block fits any
+// later request of its bucket; blocks above 1 GiB are not cached.
+class CpuCachingAllocator final : public Allocator {
+ public:
+  ~CpuCachingAllocator() override { empty_cache(); }
+
+  void* allocate(size_t nbytes) override {
+    size_t size = bucket_size(nbytes);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.num_allocs;
+    void* p = nullptr;
+    auto& free_list = cache_[std::countr_zero(size)];
+    if (!free_list.empty()) {
+      p = free_list.back();
+      free_list.pop_back();
+      ++stats_.cache_hits;
+    } else {
+      p = std::aligned_alloc(64, size);
+      if (!p) {  // give the cache back and retry once before failing
+        release_cache_locked();
+        p = std::aligned_alloc(64, size);
+      }
+      DS_CHECK(p, "out of CPU memory allocating ", nbytes, " bytes (", stats_.allocated,
+               " bytes in use)");
+      stats_.reserved += static_cast<int64_t>(size);
+    }
+    stats_.allocated += static_cast<int64_t>(size);
+    if (stats_.allocated > stats_.peak_allocated) stats_.peak_allocated = stats_.allocated;
+    return p;
+  }
+
+  void deallocate(void* ptr, size_t nbytes) override {
+    if (!ptr) return;
+    size_t size = bucket_size(nbytes);
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.allocated -= static_cast<int64_t>(size);
+    if (size > (size_t{1} << 30)) {
+      std::free(ptr);
+      stats_.reserved -= static_cast<int64_t>(size);
+      return;
+    }
+    cache_[std::countr_zero(size)].push_back(ptr);
+  }
+
+  MemoryStats stats() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stats_;
+  }
+  void reset_peak() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.peak_allocated = stats_.allocated;
+  }
+  void empty_cache() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    release_cache_locked();
+  }
+
+ private:
+  static size_t bucket_size(size_t n) { return std::bit_ceil(n < 64 ? size_t{64} : n); }
+
+  void release_cache_locked() {
+    for (size_t b = 0; b < cache_.size(); ++b) {
+      for (void* p : cache_[b]) {
+        std::free(p);
+        stats_.reserved -= static_cast<int64_t>(size_t{1} << b);
+      }
+      cache_[b].clear();
+    }
+  }
+
+  mutable std::mutex mu_;
+  std::array<std::vector<void*>, 64> cache_;
+  MemoryStats stats_;
+};
+
+std::array<Allocator*, 3>& registry() {
+  static CpuCachingAllocator cpu;
+  static std::array<Allocator*, 3> table{&cpu, nullptr, nullptr};
+  return table;
+}
+
+}  // namespace
+
+Allocator* allocator_for(Device device) {
+  Allocator* a = registry()[static_cast<int>(device.type)];
+  DS_CHECK(a, "no allocator for device ", device.str(),
+           device.is_cuda() ? " (this build has no CUDA support or no GPU was found)" : "");
+  return a;
+}
+
+void register_allocator(DeviceType type, Allocator* allocator) {
+  registry()[static_cast<int>(type)] = allocator;
+}
+
+MemoryStats memory_stats(Device device) { return allocator_for(device)->stats(); }
+void reset_peak_memory(Device device) { allocator_for(device)->reset_peak(); }
+void empty_cache(Device device) { allocator_for(device)->empty_cache(); }
+
+}  // namespace deepseek
