@@ -256,6 +256,22 @@ TEST(AuditLog, ConcurrentAppendsAreSerialized) {
   EXPECT_EQ(rep.records, 400u);
 }
 
+TEST(AuditLog, DurableAppendsFromThreadsShareFlushes) {
+  auto path = temp_path("durable.log");
+  {
+    audit::AuditLog log(path, notary(), notary(), {.checkpoint_every = 16, .fsync_each_record = true});
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&] {
+        for (int i = 0; i < 20; ++i) log.append({"svc", "key.use", "kek", {}, std::nullopt});
+      });
+    for (auto& th : threads) th.join();
+  }
+  auto rep = verify(path);
+  EXPECT_TRUE(rep.ok()) << rep.message;
+  EXPECT_EQ(rep.records, 80u);
+}
+
 TEST(AuditLog, BadInputThrowsNeverAborts) {
   auto path = temp_path("garbage.log");
   std::ofstream(path) << "this is not an audit log\n";

@@ -117,10 +117,35 @@ void AuditLog::write_line(const std::string& text, bool sync) {
 }
 
 std::uint64_t AuditLog::append(Entry entry) {
-  std::lock_guard lock(mutex_);
-  std::uint64_t seq = append_locked(std::move(entry));
-  if (leaves_.size() - checkpointed_size_ >= options_.checkpoint_every) checkpoint_locked("periodic");
+  std::uint64_t seq;
+  {
+    std::lock_guard lock(mutex_);
+    seq = append_locked(std::move(entry));
+    if (leaves_.size() - checkpointed_size_ >= options_.checkpoint_every) checkpoint_locked("periodic");
+  }
+  if (options_.fsync_each_record) sync_through(seq + 1);
   return seq;
+}
+
+void AuditLog::sync_through(std::uint64_t records) {
+  std::lock_guard sync_lock(sync_mutex_);
+  if (synced_ >= records) return;  // another thread's flush already covered this record
+  std::uint64_t target;
+  int fd;
+  {
+    std::lock_guard lock(mutex_);
+    DS_CHECK(fd_ >= 0 && !broken_, "[audit] log '", path_, "' is closed or broken");
+    target = leaves_.size();
+    fd = fd_;
+  }
+  // Outside mutex_: other threads keep writing while the disk flushes; everything written
+  // before this call is covered by it.
+  if (::fdatasync(fd) != 0) {
+    std::lock_guard lock(mutex_);
+    broken_ = true;
+    DS_THROW("[audit] fdatasync of '", path_, "' failed: ", std::strerror(errno));
+  }
+  synced_ = target;
 }
 
 std::uint64_t AuditLog::append_locked(Entry entry) {
@@ -138,7 +163,7 @@ std::uint64_t AuditLog::append_locked(Entry entry) {
   line += ",\"tree_root\":\"";
   line += hash_hex(next.root());
   line += "\",\"type\":\"record\"}";
-  write_line(line, options_.fsync_each_record);
+  write_line(line, false);
   range_ = std::move(next);
   leaves_.push_back(leaf);
   return r.seq;
@@ -161,12 +186,17 @@ void AuditLog::checkpoint_locked(const std::string& reason) {
   // The checkpoint is durable in the file before the HSM's head moves past the old one, so a
   // crash in between never makes an intact log look truncated.
   write_line(cp.dump(), true);
-  if (head_) head_->store(log_id_, nlohmann::json{{"size", size}, {"root", hash_hex(root)}}.dump());
+  const auto now = std::chrono::steady_clock::now();
+  if (head_ && (reason != "periodic" || now - last_head_store_ >= std::chrono::milliseconds(options_.head_interval_ms))) {
+    head_->store(log_id_, nlohmann::json{{"size", size}, {"root", hash_hex(root)}}.dump());
+    last_head_store_ = now;
+  }
   checkpointed_size_ = size;
   has_checkpoint_ = true;
 }
 
 void AuditLog::close() {
+  std::lock_guard sync_lock(sync_mutex_);  // no flush may be using fd_ while it closes
   std::lock_guard lock(mutex_);
   if (fd_ < 0) return;
   if (!broken_ && (!has_checkpoint_ || checkpointed_size_ != leaves_.size())) checkpoint_locked("close");
