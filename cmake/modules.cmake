@@ -28,7 +28,7 @@ function(deepseek_test name)
   endif()
   add_executable(${name} ${srcs})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
-  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main nlohmann_json::nlohmann_json)
   add_test(NAME ${name} COMMAND ${name} --gtest_filter=-*Slow*:*Distributed*:*Cuda*
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(${name} PROPERTIES LABELS unit)
