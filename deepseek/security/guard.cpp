@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "deepseek/core/error.h"
+#include "deepseek/security/hsm/kek.h"
 
 namespace deepseek::security {
 namespace {
@@ -93,6 +94,16 @@ void Guard::install(std::shared_ptr<Guard> guard) {
 std::shared_ptr<Guard> Guard::installed() {
   std::lock_guard lock(installed_mutex());
   return installed_guard();
+}
+
+void audit_key_use(std::shared_ptr<audit::AuditLog> log, std::string subject) {
+  if (!log) {
+    hsm::set_key_use_observer(nullptr);
+    return;
+  }
+  hsm::set_key_use_observer([log, subject](std::string_view op, const std::string& key) {
+    log->append({subject, action::key_use, key, {{"operation", std::string(op)}}, std::nullopt});
+  });
 }
 
 void guard_entry(std::string_view action, const std::string& resource) {

@@ -60,6 +60,10 @@ class Guard {
   std::shared_ptr<audit::AuditLog> log_;
 };
 
+// Records every KEK wrap/unwrap (seed unsealing, envelope decryption) in `log` as a
+// key.use record by `subject`; nullptr stops. A failed append makes the key use fail.
+void audit_key_use(std::shared_ptr<audit::AuditLog> log, std::string subject);
+
 // For entry points below the pillars: if a guard is installed, require(action, resource)
 // for the subject named by $DEEPSEEK_SUBJECT (attributes from $DEEPSEEK_SUBJECT_ATTRS,
 // "k=v,k=v"), else the OS user name.

@@ -7,6 +7,7 @@
 #include "deepseek/core/error.h"
 #include "deepseek/security/audit/verify.h"
 #include "deepseek/security/guard.h"
+#include "deepseek/security/hsm/kek.h"
 #include "tests/security/scratch_env.h"
 
 namespace ds = deepseek;
@@ -113,4 +114,28 @@ TEST(Guard, InstalledGuardProtectsEntryPoints) {
   ::unsetenv("DEEPSEEK_SUBJECT");
   ::unsetenv("DEEPSEEK_SUBJECT_ATTRS");
   sec::Guard::install(nullptr);
+}
+
+TEST(Guard, KeyUseIsAudited) {
+  auto path = temp_path("keyuse.log");
+  auto notary = std::make_shared<sec::audit::Pkcs11Notary>(scratch().uri("audit"));
+  {
+    auto log = std::make_shared<sec::audit::AuditLog>(path, notary, notary);
+    sec::audit_key_use(log, "trainer");
+    auto kek = sec::hsm::KeyEncryptionKey::open(scratch().uri("kek"));
+    std::vector<std::uint8_t> seed(32, 7);
+    auto wrapped = kek.wrap(seed);
+    EXPECT_EQ(kek.unwrap(wrapped).size(), 32u);
+    log->close();
+    // The trail is closed: key use can no longer be recorded, so it fails.
+    EXPECT_THROW(kek.unwrap(wrapped), ds::Error);
+    sec::audit_key_use(nullptr, "");
+    EXPECT_EQ(kek.unwrap(wrapped).size(), 32u);
+  }
+  auto recs = records(path);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0]["action"], "key.use");
+  EXPECT_EQ(recs[0]["attrs"]["operation"], "wrap");
+  EXPECT_EQ(recs[1]["attrs"]["operation"], "unwrap");
+  EXPECT_EQ(recs[1]["subject"], "trainer");
 }

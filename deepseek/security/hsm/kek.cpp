@@ -18,7 +18,30 @@ struct ObjectGuard {
   }
 };
 
+std::mutex& observer_mutex() {
+  static std::mutex m;
+  return m;
+}
+KeyUseObserver& observer() {
+  static KeyUseObserver o;
+  return o;
+}
+
+void notify(std::string_view op, const std::string& key) {
+  KeyUseObserver o;
+  {
+    std::lock_guard lock(observer_mutex());
+    o = observer();
+  }
+  if (o) o(op, key);
+}
+
 }  // namespace
+
+void set_key_use_observer(KeyUseObserver o) {
+  std::lock_guard lock(observer_mutex());
+  observer() = std::move(o);
+}
 
 KeyEncryptionKey KeyEncryptionKey::open(std::string_view uri) {
   auto parsed = Pkcs11Uri::parse(uri);
@@ -74,6 +97,7 @@ std::vector<std::uint8_t> KeyEncryptionKey::wrap(std::span<const std::uint8_t> s
   std::vector<std::uint8_t> out(len);
   check_rv(fn->C_WrapKey(session_->handle(), &mech, key_, obj.h, out.data(), &len), "C_WrapKey");
   out.resize(len);
+  notify("wrap", name_);
   return out;
 }
 
@@ -113,6 +137,7 @@ SecretBytes KeyEncryptionKey::unwrap(std::span<const std::uint8_t> wrapped) cons
   DS_CHECK(n >= 1 && n + 4 <= out.size() && out.size() - (n + 4) < 8,
            "[hsm] unwrapped payload has a bad length frame (not wrapped by deepseek)");
   SecretBytes secret(out.data() + 4, n);
+  notify("unwrap", name_);
   return secret;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -15,6 +16,12 @@
 #include "deepseek/security/hsm/session.h"
 
 namespace deepseek::security::hsm {
+
+// Called after every successful wrap/unwrap with ("wrap"|"unwrap", key name), so key use can
+// be audited (security::audit_key_use installs one). If it throws, the operation fails and
+// any unwrapped secret is wiped: key use that cannot be recorded does not happen.
+using KeyUseObserver = std::function<void(std::string_view operation, const std::string& key)>;
+void set_key_use_observer(KeyUseObserver observer);
 
 class KeyEncryptionKey {
  public:
