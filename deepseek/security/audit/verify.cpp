@@ -121,7 +121,7 @@ VerifyReport verify_log(const std::string& path, const VerifyOptions& options) {
       }
       if (r.seq > next) {
         return fail(Problem::missing_record,
-                    "record #" + std::to_string(next) + " is missing (deleted): " + where() +
+                    "record #" + std::to_string(next) + " is missing (deleted, or moved later): " + where() +
                         " holds record #" + std::to_string(r.seq) + " right after #" +
                         (next == 0 ? std::string("<start>") : std::to_string(next - 1)),
                     next);
