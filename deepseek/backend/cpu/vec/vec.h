@@ -21,6 +21,8 @@ void register_unary_kernels();
 void register_binary_kernels();
 void register_reduce_kernels();
 void register_softmax_kernels();
+void register_norm_kernels();
+void register_nn_kernels();
 
 inline void register_all() {
   register_copy_kernels();
@@ -28,6 +30,8 @@ inline void register_all() {
   register_binary_kernels();
   register_reduce_kernels();
   register_softmax_kernels();
+  register_norm_kernels();
+  register_nn_kernels();
 }
 
 }  // namespace deepseek::cpu::DS_CPU_CAPABILITY
