@@ -116,6 +116,8 @@ GradcheckResult gradgradcheck(const DiffFn& fn, const std::vector<Tensor>& input
   std::vector<Tensor> vs;
   for (auto& o : differentiable_outputs(fn, probe_in)) vs.push_back(randn(o.sizes(), {DType::f64}));
   DiffFn backward_fn = [&](const std::vector<Tensor>& in) {
+    // gradcheck evaluates under no_grad for its finite differences; the vjp still needs a graph.
+    EnableGradGuard eg;
     auto outs = differentiable_outputs(fn, in);
     std::vector<Tensor> wrt;
     for (auto& t : in)
