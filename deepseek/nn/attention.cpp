@@ -1,0 +1,192 @@
+#include "deepseek/nn/attention.h"
+
+#include <cmath>
+#include <limits>
+
+#include "deepseek/core/error.h"
+#include "deepseek/nn/init.h"
+
+namespace deepseek::nn {
+
+MultiheadAttention::MultiheadAttention(int64_t e, int64_t h, MultiheadAttentionOptions o,
+                                       TensorOptions to)
+    : Module("MultiheadAttention"), embed_dim(e), num_heads(h), head_dim(h > 0 ? e / h : 0),
+      kdim(o.kdim.value_or(e)), vdim(o.vdim.value_or(e)), options(o) {
+  DS_CHECK(e > 0 && h > 0 && e % h == 0, "[MultiheadAttention] embed_dim (", e,
+           ") must be divisible by num_heads (", h, ")");
+  DS_CHECK(o.dropout >= 0.0 && o.dropout <= 1.0, "[MultiheadAttention] dropout must be in [0, 1]");
+  if (kdim == e && vdim == e) {
+    in_proj_weight = empty({3 * e, e}, to);
+    bind_parameter("in_proj_weight", in_proj_weight);
+  } else {
+    q_proj_weight = empty({e, e}, to);
+    k_proj_weight = empty({e, kdim}, to);
+    v_proj_weight = empty({e, vdim}, to);
+    bind_parameter("q_proj_weight", q_proj_weight);
+    bind_parameter("k_proj_weight", k_proj_weight);
+    bind_parameter("v_proj_weight", v_proj_weight);
+  }
+  if (o.bias) {
+    in_proj_bias = empty({3 * e}, to);
+    bind_parameter("in_proj_bias", in_proj_bias);
+  }
+  out_proj = register_module("out_proj", std::make_shared<Linear>(e, e, o.bias, to));
+  if (o.add_bias_kv) {
+    bias_k = empty({1, 1, e}, to);
+    bias_v = empty({1, 1, e}, to);
+    bind_parameter("bias_k", bias_k);
+    bind_parameter("bias_v", bias_v);
+  }
+  reset_parameters();
+}
+
+void MultiheadAttention::reset_parameters() {
+  if (in_proj_weight.defined()) {
+    init::xavier_uniform_(in_proj_weight);
+  } else {
+    init::xavier_uniform_(q_proj_weight);
+    init::xavier_uniform_(k_proj_weight);
+    init::xavier_uniform_(v_proj_weight);
+  }
+  if (in_proj_bias.defined()) {
+    init::zeros_(in_proj_bias);
+    init::zeros_(out_proj->bias);
+  }
+  if (bias_k.defined()) {
+    init::xavier_normal_(bias_k);
+    init::xavier_normal_(bias_v);
+  }
+}
+
+namespace {
+// Boolean masks (true = masked) become additive float masks; float masks pass through.
+Tensor canonical_mask(const Tensor& m, DType dt, const char* what) {
+  if (!m.defined()) return m;
+  if (m.dtype() == DType::b8)
+    return masked_fill(zeros(m.sizes(), {dt, m.device()}), m,
+                       -std::numeric_limits<double>::infinity());
+  DS_CHECK(is_floating(m.dtype()), "[MultiheadAttention] ", what,
+           " must be bool or floating point, got ", dtype_name(m.dtype()));
+  return m.dtype() == dt ? m : cast(m, dt);
+}
+}  // namespace
+
+std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in,
+                                                      const Tensor& key_in,
+                                                      const Tensor& value_in,
+                                                      const AttentionArgs& args) {
+  const char* op = "[MultiheadAttention]";
+  int64_t want = options.batch_first ? 3 : 3;
+  DS_CHECK(query_in.dim() == want && key_in.dim() == want && value_in.dim() == want, op,
+           " query, key and value must be 3-D, got ", to_string(query_in.sizes()), ", ",
+           to_string(key_in.sizes()), ", ", to_string(value_in.sizes()));
+  Tensor query = options.batch_first ? transpose(query_in, 0, 1) : query_in;
+  Tensor key = options.batch_first ? transpose(key_in, 0, 1) : key_in;
+  Tensor value = options.batch_first ? transpose(value_in, 0, 1) : value_in;
+  int64_t L = query.size(0), N = query.size(1), E = embed_dim, H = num_heads;
+  DS_CHECK(query.size(2) == E, op, " query must have embed_dim ", E, " features, got shape ",
+           to_string(query_in.sizes()));
+  DS_CHECK(key.size(2) == kdim && value.size(2) == vdim && key.size(1) == N && value.size(1) == N &&
+               key.size(0) == value.size(0),
+           op, " key/value shapes ", to_string(key_in.sizes()), " and ",
+           to_string(value_in.sizes()), " do not fit query ", to_string(query_in.sizes()));
+  DType dt = query.dtype();
+  Tensor kpm = canonical_mask(args.key_padding_mask, dt, "key_padding_mask");
+  Tensor mask = canonical_mask(args.attn_mask, dt, "attn_mask");
+  if (!mask.defined() && args.is_causal) {
+    int64_t S0 = key.size(0);
+    mask = triu(full({L, S0}, -std::numeric_limits<double>::infinity(), {dt, query.device()}), 1);
+  }
+
+  // Input projections.
+  Tensor q, k, v;
+  Tensor bq, bk, bv;
+  if (in_proj_bias.defined()) {
+    auto b = chunk(in_proj_bias, 3);
+    bq = b[0], bk = b[1], bv = b[2];
+  }
+  if (in_proj_weight.defined()) {
+    auto w = chunk(in_proj_weight, 3);
+    q = linear(query, w[0], bq);
+    k = linear(key, w[1], bk);
+    v = linear(value, w[2], bv);
+  } else {
+    q = linear(query, q_proj_weight, bq);
+    k = linear(key, k_proj_weight, bk);
+    v = linear(value, v_proj_weight, bv);
+  }
+
+  if (mask.defined()) {
+    if (mask.dim() == 2) {
+      DS_CHECK(mask.size(0) == L && mask.size(1) == key.size(0), op, " 2-D attn_mask must be (",
+               L, ", ", key.size(0), "), got ", to_string(mask.sizes()));
+      mask = unsqueeze(mask, 0);
+    } else {
+      DS_CHECK(mask.dim() == 3 && mask.size(0) == N * H && mask.size(1) == L &&
+                   mask.size(2) == key.size(0),
+               op, " 3-D attn_mask must be (", N * H, ", ", L, ", ", key.size(0), "), got ",
+               to_string(mask.sizes()));
+    }
+  }
+  if (bias_k.defined()) {
+    k = cat({k, expand(bias_k, {1, N, E})}, 0);
+    v = cat({v, expand(bias_v, {1, N, E})}, 0);
+    if (mask.defined()) mask = pad(mask, {0, 1});
+    if (kpm.defined()) kpm = pad(kpm, {0, 1});
+  }
+  int64_t S = k.size(0);
+  // (L, N, E) -> (N·H, L, hd)
+  q = transpose(reshape(q, {L, N * H, head_dim}), 0, 1);
+  k = transpose(reshape(k, {S, N * H, head_dim}), 0, 1);
+  v = transpose(reshape(v, {S, N * H, head_dim}), 0, 1);
+  if (kpm.defined()) {
+    DS_CHECK(kpm.dim() == 2 && kpm.size(0) == N && kpm.size(1) == S, op,
+             " key_padding_mask must be (", N, ", ", S, "), got ", to_string(kpm.sizes()));
+    Tensor m = reshape(expand(reshape(kpm, {N, 1, 1, S}), {N, H, 1, S}), {N * H, 1, S});
+    mask = mask.defined() ? add(mask, m) : m;
+  }
+  double p = is_training() ? options.dropout : 0.0;
+
+  Tensor scores = matmul(mul(q, std::sqrt(1.0 / double(head_dim))), transpose(k, 1, 2));
+  if (mask.defined()) scores = add(scores, mask);
+  Tensor weights = softmax(scores, -1);
+  if (p > 0.0) weights = dropout(weights, p, true);
+  Tensor out = matmul(weights, v);  // (N·H, L, hd)
+  out = reshape(contiguous(transpose(out, 0, 1)), {L * N, E});
+  out = linear(out, out_proj->weight, out_proj->bias);
+  out = reshape(out, {L, N, E});
+  if (options.batch_first) out = transpose(out, 0, 1);
+  Tensor w;
+  if (args.need_weights) {
+    w = reshape(weights, {N, H, L, S});
+    if (args.average_attn_weights) w = mean(w, {1});
+  }
+  return {out, w};
+}
+
+std::pair<Tensor, Tensor> MultiheadAttention::operator()(const Tensor& query, const Tensor& key,
+                                                         const Tensor& value,
+                                                         const AttentionArgs& args) {
+  pending_ = args;
+  struct Clear {
+    std::optional<AttentionArgs>& p;
+    ~Clear() { p.reset(); }
+  } clear{pending_};
+  auto out = call({query, key, value, args.key_padding_mask, args.attn_mask});
+  return {out.at(0), out.size() > 1 ? out[1] : Tensor()};
+}
+
+std::vector<Tensor> MultiheadAttention::forward_list(const std::vector<Tensor>& in) {
+  DS_CHECK(in.size() >= 3 && in.size() <= 5, "[MultiheadAttention] takes query, key, value "
+           "[, key_padding_mask [, attn_mask]], got ", in.size(), " inputs");
+  AttentionArgs args = pending_.value_or(AttentionArgs{});
+  pending_.reset();
+  args.key_padding_mask = in.size() > 3 ? in[3] : Tensor();
+  args.attn_mask = in.size() > 4 ? in[4] : Tensor();
+  auto [out, w] = forward(in[0], in[1], in[2], args);
+  return {out, w};
+}
+
+std::string MultiheadAttention::extra_repr() const { return ""; }
+
+}  // namespace deepseek::nn
