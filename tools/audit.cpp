@@ -6,7 +6,6 @@
 // $DEEPSEEK_AUDIT_KEY. verify exits 0 when intact, 1 naming the first bad record otherwise,
 // 2 on bad usage.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -30,7 +29,8 @@ std::string key_or_env(const std::string& key) {
 }
 
 int run_audit_impl(int argc, char** argv) {
-  CLI::App app{"Tamper-evident audit log (RFC 9162 Merkle tree, HSM-signed checkpoints)", "deepseek audit"};
+  CLI::App app{"Tamper-evident audit log (RFC 9162 Merkle tree, HSM-signed checkpoints)",
+               "deepseek audit"};
   app.require_subcommand(1);
   std::string log_path, key, subject, action, resource, decision, pubkey;
   std::vector<std::string> attrs;
@@ -44,16 +44,21 @@ int run_audit_impl(int argc, char** argv) {
   append->add_option("--resource", resource, "to what")->required();
   append->add_option("--attr", attrs, "extra attribute k=v (repeatable)");
   append->add_option("--decision", decision, "permit or deny, for access decisions");
-  append->add_option("--key", key, "pkcs11: URI of the checkpoint signing key (default $DEEPSEEK_AUDIT_KEY)");
+  append->add_option("--key", key,
+                     "pkcs11: URI of the checkpoint signing key (default $DEEPSEEK_AUDIT_KEY)");
   append->add_option("--checkpoint-every", every, "sign a checkpoint every K records");
   append->add_flag("--fsync", fsync_each, "fdatasync after the record");
   append->add_flag("--json", json_out, "print one JSON object");
 
-  auto* verify = app.add_subcommand("verify", "verify a log; exit 1 and name the first bad record if tampered");
+  auto* verify = app.add_subcommand(
+      "verify", "verify a log; exit 1 and name the first bad record if tampered");
   verify->add_option("log", log_path, "audit log file")->required();
-  verify->add_option("--key", key, "pkcs11: URI of the checkpoint key (default $DEEPSEEK_AUDIT_KEY)");
-  verify->add_option("--pubkey", pubkey, "PEM public key for offline verification (no HSM head check)");
-  verify->add_flag("--no-head", no_head, "skip the HSM head check (cannot detect a cut-off signed tail)");
+  verify->add_option("--key", key,
+                     "pkcs11: URI of the checkpoint key (default $DEEPSEEK_AUDIT_KEY)");
+  verify->add_option("--pubkey", pubkey,
+                     "PEM public key for offline verification (no HSM head check)");
+  verify->add_flag("--no-head", no_head,
+                   "skip the HSM head check (cannot detect a cut-off signed tail)");
   verify->add_flag("--json", json_out, "print one JSON object");
 
   auto* pub = app.add_subcommand("pubkey", "print the checkpoint key's public key as PEM");
@@ -67,8 +72,10 @@ int run_audit_impl(int argc, char** argv) {
   const std::string uri = key_or_env(key);
   auto need_key = [&]() -> bool {
     if (!uri.empty()) return true;
-    std::fprintf(stderr, "deepseek audit: no checkpoint key: pass --key 'pkcs11:token=...;object=...?pin-source=...' "
-                         "or set DEEPSEEK_AUDIT_KEY\n");
+    std::fprintf(stderr,
+                 "deepseek audit: no checkpoint key: pass --key "
+                 "'pkcs11:token=...;object=...?pin-source=...' "
+                 "or set DEEPSEEK_AUDIT_KEY\n");
     return false;
   };
 
@@ -88,14 +95,20 @@ int run_audit_impl(int argc, char** argv) {
       }
       e.attrs[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
-    audit::AuditLog log(log_path, uri, {.checkpoint_every = every, .fsync_each_record = fsync_each});
+    audit::AuditLog log(log_path, uri,
+                        {.checkpoint_every = every, .fsync_each_record = fsync_each});
     std::uint64_t seq = log.append(std::move(e));
     log.close();
     if (json_out) {
-      std::cout << nlohmann::json{{"seq", seq}, {"size", log.size()}, {"root", audit::hash_hex(log.root())}, {"log_id", log.log_id()}}.dump() << "\n";
+      std::cout << nlohmann::json{{"seq", seq},
+                                  {"size", log.size()},
+                                  {"root", audit::hash_hex(log.root())},
+                                  {"log_id", log.log_id()}}
+                       .dump()
+                << "\n";
     } else {
-      std::cout << "appended record #" << seq << " to " << log_path << " (tree size " << log.size() << ", root "
-                << audit::hash_hex(log.root()) << ")\n";
+      std::cout << "appended record #" << seq << " to " << log_path << " (tree size " << log.size()
+                << ", root " << audit::hash_hex(log.root()) << ")\n";
     }
     return 0;
   }
@@ -120,9 +133,14 @@ int run_audit_impl(int argc, char** argv) {
     }
     auto rep = audit::verify_log(log_path, {public_key, no_head ? nullptr : notary.get()});
     if (json_out) {
-      nlohmann::json j = {{"ok", rep.ok()}, {"problem", audit::problem_name(rep.problem)}, {"records", rep.records},
-                          {"checkpoints", rep.checkpoints}, {"signed_size", rep.signed_size},
-                          {"root", audit::hash_hex(rep.root)}, {"log_id", rep.log_id}, {"message", rep.message}};
+      nlohmann::json j = {{"ok", rep.ok()},
+                          {"problem", audit::problem_name(rep.problem)},
+                          {"records", rep.records},
+                          {"checkpoints", rep.checkpoints},
+                          {"signed_size", rep.signed_size},
+                          {"root", audit::hash_hex(rep.root)},
+                          {"log_id", rep.log_id},
+                          {"message", rep.message}};
       if (rep.first_bad_record) j["first_bad_record"] = *rep.first_bad_record;
       if (!rep.ok()) j["line"] = rep.line;
       std::cout << j.dump() << "\n";
@@ -132,8 +150,11 @@ int run_audit_impl(int argc, char** argv) {
                 << (no_head ? " (HSM head not checked)" : ", matches the HSM head") << "\n";
     } else {
       std::cout << "FAILED: " << log_path << ": " << rep.message << "\n";
-      if (rep.first_bad_record) std::cout << "first bad record: #" << *rep.first_bad_record << " (line " << rep.line << ")\n";
-      else std::cout << "problem at line " << rep.line << "\n";
+      if (rep.first_bad_record)
+        std::cout << "first bad record: #" << *rep.first_bad_record << " (line " << rep.line
+                  << ")\n";
+      else
+        std::cout << "problem at line " << rep.line << "\n";
     }
     return rep.ok() ? 0 : 1;
   }

@@ -6,7 +6,6 @@
 // The token itself is set up with the vendor's tool, e.g.
 //   softhsm2-util --init-token --free --label deepseek --pin 1234 --so-pin 5678
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 
@@ -25,11 +24,14 @@ int run_hsm_impl(int argc, char** argv) {
   app.require_subcommand(1);
   std::string kek, signing, uri, in, out;
   auto* keygen = app.add_subcommand("keygen", "generate a key in the token");
-  auto* kg = keygen->add_option("--kek", kek, "URI (object= label, optional id=) of a new AES-256 KEK");
-  keygen->add_option("--signing", signing, "URI of a new EC P-256 checkpoint signing pair")->excludes(kg);
+  auto* kg =
+      keygen->add_option("--kek", kek, "URI (object= label, optional id=) of a new AES-256 KEK");
+  keygen->add_option("--signing", signing, "URI of a new EC P-256 checkpoint signing pair")
+      ->excludes(kg);
   auto* check = app.add_subcommand("check", "open a KEK and check its attributes");
   check->add_option("uri", uri, "pkcs11: URI of the KEK")->required();
-  auto* enc = app.add_subcommand("encrypt", "envelope-encrypt a file (AES-256-GCM, data key wrapped by the KEK)");
+  auto* enc = app.add_subcommand(
+      "encrypt", "envelope-encrypt a file (AES-256-GCM, data key wrapped by the KEK)");
   auto* dec = app.add_subcommand("decrypt", "decrypt an envelope-encrypted file");
   for (auto* sub : {enc, dec}) {
     sub->add_option("--kek", kek, "pkcs11: URI of the KEK")->required();
@@ -59,7 +61,8 @@ int run_hsm_impl(int argc, char** argv) {
     if (!kek.empty()) {
       session->generate_aes_kek(*parsed.object, id);
       hsm::KeyEncryptionKey::open(session, parsed);  // re-check what was created
-      std::cout << "generated AES-256 KEK " << parsed.to_string() << " (sensitive, never extractable)\n";
+      std::cout << "generated AES-256 KEK " << parsed.to_string()
+                << " (sensitive, never extractable)\n";
     } else {
       session->generate_ec_p256_keypair(*parsed.object, id);
       std::cout << "generated EC P-256 signing pair " << parsed.to_string() << "\n";
@@ -68,12 +71,15 @@ int run_hsm_impl(int argc, char** argv) {
   }
   if (check->parsed()) {
     auto k = hsm::KeyEncryptionKey::open(uri);
-    std::cout << "OK: " << k.name() << " is a sensitive, never-extractable AES-256 KEK that can wrap/unwrap\n";
+    std::cout << "OK: " << k.name()
+              << " is a sensitive, never-extractable AES-256 KEK that can wrap/unwrap\n";
     return 0;
   }
   auto k = hsm::KeyEncryptionKey::open(kek);
-  if (enc->parsed()) hsm::envelope_encrypt_file(k, in, out);
-  else hsm::envelope_decrypt_file(k, in, out);
+  if (enc->parsed())
+    hsm::envelope_encrypt_file(k, in, out);
+  else
+    hsm::envelope_decrypt_file(k, in, out);
   std::cout << (enc->parsed() ? "encrypted " : "decrypted ") << in << " -> " << out << "\n";
   return 0;
 }

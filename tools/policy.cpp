@@ -4,15 +4,15 @@
 //   deepseek policy lint POLICY
 // check prints the decision and the policies that decided it (and any that failed to
 // evaluate); exit 0 permit, 1 deny, 2 bad usage or a bad policy file.
-#include <CLI/CLI.hpp>
+#include "deepseek/security/abac/policy.h"
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "deepseek/core/error.h"
 #include "deepseek/security/abac/engine.h"
-#include "deepseek/security/abac/policy.h"
 #include "tools/command.h"
 
 namespace {
@@ -26,9 +26,13 @@ int run_policy(int argc, char** argv) {
   std::vector<std::string> subject, resource, env;
   bool json_out = false;
 
-  auto* check = app.add_subcommand("check", "decide one request; exit 0 permit, 1 deny, 2 bad input");
+  auto* check =
+      app.add_subcommand("check", "decide one request; exit 0 permit, 1 deny, 2 bad input");
   check->add_option("policy", file, "policy file (.yaml/.yml, or .json)")->required();
-  check->add_option("--subject", subject, "subject attributes: k=v (repeatable, or k=v,k=v); a bare name sets id")->required();
+  check
+      ->add_option("--subject", subject,
+                   "subject attributes: k=v (repeatable, or k=v,k=v); a bare name sets id")
+      ->required();
   check->add_option("--action", action, "the action, e.g. model.load")->required();
   check->add_option("--resource", resource, "resource attributes, like --subject")->required();
   check->add_option("--env", env, "environment attributes, like --subject");
@@ -62,9 +66,14 @@ int run_policy(int argc, char** argv) {
   if (json_out) {
     nlohmann::json errors = nlohmann::json::array();
     for (auto& e : d.errors)
-      errors.push_back({{"policy", e.policy}, {"effect", e.effect == abac::Effect::forbid ? "forbid" : "permit"}, {"error", e.message}});
-    std::cout << nlohmann::json{{"decision", d.permit ? "permit" : "deny"}, {"default", d.by_default},
-                                {"policies", d.determining}, {"errors", errors}}.dump()
+      errors.push_back({{"policy", e.policy},
+                        {"effect", e.effect == abac::Effect::forbid ? "forbid" : "permit"},
+                        {"error", e.message}});
+    std::cout << nlohmann::json{{"decision", d.permit ? "permit" : "deny"},
+                                {"default", d.by_default},
+                                {"policies", d.determining},
+                                {"errors", errors}}
+                     .dump()
               << "\n";
   } else {
     std::cout << d.summary() << "\n";

@@ -25,7 +25,8 @@ std::shared_ptr<Guard>& installed_guard() {
 std::string id_of(const abac::Attributes& a, const char* fallback) {
   auto it = a.find("id");
   if (it == a.end()) return fallback;
-  return it->second.kind() == abac::Value::Kind::string ? it->second.as_string() : it->second.to_string();
+  return it->second.kind() == abac::Value::Kind::string ? it->second.as_string()
+                                                        : it->second.to_string();
 }
 
 }  // namespace
@@ -57,14 +58,20 @@ abac::Decision Guard::check(std::string_view action, const abac::Attributes& res
   req.environment.try_emplace("hour", static_cast<std::int64_t>(tm.tm_hour));
   req.environment.try_emplace("weekday", static_cast<std::int64_t>(tm.tm_wday));
   char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) == 0) req.environment.try_emplace("host", std::string(host));
+  if (::gethostname(host, sizeof host - 1) == 0)
+    req.environment.try_emplace("host", std::string(host));
 
   abac::Decision d = abac::evaluate(*policies(), req);
   if (log_) {
-    audit::Entry e{id_of(subject, "<anonymous>"), std::string(action), id_of(resource, "<unnamed>"), {}, d.permit ? "permit" : "deny"};
+    audit::Entry e{id_of(subject, "<anonymous>"),
+                   std::string(action),
+                   id_of(resource, "<unnamed>"),
+                   {},
+                   d.permit ? "permit" : "deny"};
     std::string by, errors;
     for (auto& p : d.determining) by += (by.empty() ? "" : ",") + p;
-    for (auto& er : d.errors) errors += (errors.empty() ? "" : "; ") + er.policy + ": " + er.message;
+    for (auto& er : d.errors)
+      errors += (errors.empty() ? "" : "; ") + er.policy + ": " + er.message;
     e.attrs["policies"] = d.by_default ? "<default deny>" : by;
     if (!errors.empty()) e.attrs["policy_errors"] = errors;
     try {
@@ -79,7 +86,8 @@ abac::Decision Guard::check(std::string_view action, const abac::Attributes& res
   return d;
 }
 
-void Guard::require(std::string_view action, const abac::Attributes& resource, const abac::Attributes& subject) {
+void Guard::require(std::string_view action, const abac::Attributes& resource,
+                    const abac::Attributes& subject) {
   abac::Decision d = check(action, resource, subject);
   if (d.permit) return;
   DS_THROW("[guard] access denied: '", id_of(subject, "<anonymous>"), "' may not ", action, " '",
@@ -110,7 +118,8 @@ void guard_entry(std::string_view action, const std::string& resource) {
   auto g = Guard::installed();
   if (!g) return;
   abac::Attributes subject;
-  if (const char* attrs = std::getenv("DEEPSEEK_SUBJECT_ATTRS")) abac::parse_attribute_args(attrs, subject);
+  if (const char* attrs = std::getenv("DEEPSEEK_SUBJECT_ATTRS"))
+    abac::parse_attribute_args(attrs, subject);
   if (const char* s = std::getenv("DEEPSEEK_SUBJECT")) {
     subject["id"] = abac::Value(std::string(s));
   } else if (!subject.count("id")) {

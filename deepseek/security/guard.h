@@ -3,7 +3,8 @@
 // evaluates the ABAC policies, appends every decision (permit and deny) to the audit log,
 // and throws deepseek::Error on deny, so an entry point is guarded by a single line:
 //
-//   guard.require(security::action::save, "runs/resnet.ckpt", {{"id", "alice"}, {"role", "researcher"}});
+//   guard.require(security::action::save, "runs/resnet.ckpt", {{"id", "alice"}, {"role",
+//   "researcher"}});
 //
 // Environment attributes are filled in here (environment.time as Unix seconds,
 // environment.hour / environment.weekday in UTC, environment.host), so policies can restrict
@@ -41,8 +42,10 @@ class Guard {
   abac::Decision check(std::string_view action, const abac::Attributes& resource,
                        const abac::Attributes& subject, const abac::Attributes& environment = {});
   // Decides, audits, throws deepseek::Error "[guard] access denied: ..." on deny.
-  void require(std::string_view action, const abac::Attributes& resource, const abac::Attributes& subject);
-  void require(std::string_view action, const std::string& resource, const abac::Attributes& subject) {
+  void require(std::string_view action, const abac::Attributes& resource,
+               const abac::Attributes& subject);
+  void require(std::string_view action, const std::string& resource,
+               const abac::Attributes& subject) {
     require(action, abac::Attributes{{"id", abac::Value(resource)}}, subject);
   }
 

@@ -54,8 +54,10 @@ Request req(Attributes subject, std::string action, Attributes resource, Attribu
 TEST(Abac, DefaultDenyForbidOverridesAndReasons) {
   auto set = PolicySet::parse_yaml(kPolicies, "test.yaml");
   ASSERT_EQ(set.size(), 5u);
-  auto d = evaluate(set, req({{"id", "a"}, {"role", "researcher"}}, "model.load", {{"classification", "internal"}, {"level", 1}}));
-  // clearance-reads errors (no subject.clearance) but is a permit: reported, not granting, not denying.
+  auto d = evaluate(set, req({{"id", "a"}, {"role", "researcher"}}, "model.load",
+                             {{"classification", "internal"}, {"level", 1}}));
+  // clearance-reads errors (no subject.clearance) but is a permit: reported, not granting, not
+  // denying.
   EXPECT_TRUE(d.permit);
   EXPECT_EQ(d.determining, std::vector<std::string>{"researchers-load-and-train"});
   ASSERT_EQ(d.errors.size(), 1u);
@@ -90,7 +92,8 @@ policies:
   EXPECT_FALSE(d.permit);
   EXPECT_EQ(d.determining, std::vector<std::string>{"low-clearance"});
   ASSERT_EQ(d.errors.size(), 1u);
-  EXPECT_NE(d.errors[0].message.find("cannot compare string"), std::string::npos) << d.errors[0].message;
+  EXPECT_NE(d.errors[0].message.find("cannot compare string"), std::string::npos)
+      << d.errors[0].message;
   d = evaluate(set, req({}, "x", {}));  // missing attribute: error, fails closed
   EXPECT_FALSE(d.permit);
   EXPECT_NE(d.summary().find("counts as forbid"), std::string::npos);
@@ -118,8 +121,10 @@ policies:
   Attributes res{{"path", "models/r.ckpt"}, {"size", 1000}};
   EXPECT_TRUE(evaluate(set, req(subj, "model.load", res, {{"hour", 9}})).permit);
   EXPECT_FALSE(evaluate(set, req(subj, "model.export", res, {{"hour", 9}})).permit);
-  EXPECT_FALSE(evaluate(set, req(subj, "model.load", res, {{"hour", 3}})).permit);  // any → errors on role
-  auto quoted = PolicySet::parse_yaml("policies: [{id: q, effect: permit, when: {attr: subject.n, eq: '3'}}]");
+  EXPECT_FALSE(
+      evaluate(set, req(subj, "model.load", res, {{"hour", 3}})).permit);  // any → errors on role
+  auto quoted = PolicySet::parse_yaml(
+      "policies: [{id: q, effect: permit, when: {attr: subject.n, eq: '3'}}]");
   auto d = evaluate(quoted, req({{"n", 3}}, "a", {}));
   EXPECT_FALSE(d.permit);
   EXPECT_EQ(d.errors.size(), 1u);  // "3" (string) is not 3 (number): an error, not a silent false
@@ -153,10 +158,13 @@ TEST(Abac, BadPolicyFilesAreRejectedWithPosition) {
       "policies: [{id: a, effect: permit, when: {attr: subject.x, eq: 1, if_missing: perhaps}}]",
       "policies: [{id: a, effect: permit",
   };
-  for (const char* text : bad) EXPECT_THROW(PolicySet::parse_yaml(text, "bad.yaml"), ds::Error) << text;
+  for (const char* text : bad)
+    EXPECT_THROW(PolicySet::parse_yaml(text, "bad.yaml"), ds::Error) << text;
   try {
-    PolicySet::parse_yaml("policies:\n  - id: ok\n    effect: permit\n  - id: broken\n    effect: permit\n    when: {attr: subject.x, equals: 1}\n",
-                          "bad.yaml");
+    PolicySet::parse_yaml(
+        "policies:\n  - id: ok\n    effect: permit\n  - id: broken\n    effect: permit\n    when: "
+        "{attr: subject.x, equals: 1}\n",
+        "bad.yaml");
     FAIL();
   } catch (const ds::Error& e) {
     std::string m = e.what();
@@ -193,7 +201,8 @@ struct Reference {
   // 1 / 0 equal, -1 incomparable
   static int eq(const json& a, const json& b) {
     if (is_num(a) && is_num(b)) {
-      if (a.is_number_integer() && b.is_number_integer()) return a.get<std::int64_t>() == b.get<std::int64_t>();
+      if (a.is_number_integer() && b.is_number_integer())
+        return a.get<std::int64_t>() == b.get<std::int64_t>();
       return a.get<double>() == b.get<double>();
     }
     if (a.type() != b.type() || a.is_null()) return -1;
@@ -266,7 +275,8 @@ struct Reference {
       return found == (op == "in");
     }
     if (op == "contains") {
-      if (a->is_string() && b->is_string()) return a->get<std::string>().find(b->get<std::string>()) != std::string::npos;
+      if (a->is_string() && b->is_string())
+        return a->get<std::string>().find(b->get<std::string>()) != std::string::npos;
       if (!a->is_array()) return -1;
       for (auto& x : *a) {
         int e = eq(x, *b);
@@ -278,10 +288,12 @@ struct Reference {
     if (!a->is_string() || !b->is_string()) return -1;
     auto s = a->get<std::string>(), t = b->get<std::string>();
     if (t.size() > s.size()) return 0;
-    return op == "starts_with" ? s.rfind(t, 0) == 0 : s.compare(s.size() - t.size(), t.size(), t) == 0;
+    return op == "starts_with" ? s.rfind(t, 0) == 0
+                               : s.compare(s.size() - t.size(), t.size(), t) == 0;
   }
   // returns (permit, sorted determining ids, sorted error ids)
-  static std::tuple<bool, std::vector<std::string>, std::vector<std::string>> decide(const json& policies, const json& req) {
+  static std::tuple<bool, std::vector<std::string>, std::vector<std::string>> decide(
+      const json& policies, const json& req) {
     std::vector<std::string> forbids, permits, errors;
     for (auto& p : policies) {
       if (p.contains("actions")) {
@@ -314,19 +326,23 @@ class Generator {
     if (chance(0.04)) return pick(2) ? json("3") : json(2.5);  // wrong types now and then
     if (key == "role") return std::vector<std::string>{"admin", "researcher", "guest"}[pick(3)];
     if (key == "clearance" || key == "level") return pick(6);
-    if (key == "team" || key == "owner") return std::vector<std::string>{"alice", "bob", "carol"}[pick(3)];
+    if (key == "team" || key == "owner")
+      return std::vector<std::string>{"alice", "bob", "carol"}[pick(3)];
     if (key == "suspended" || key == "mfa") return chance(0.5);
     if (key == "hour") return pick(24);
-    if (key == "path") return std::vector<std::string>{"models/a.ckpt", "data/x.bin", "models/b.onnx"}[pick(3)];
+    if (key == "path")
+      return std::vector<std::string>{"models/a.ckpt", "data/x.bin", "models/b.onnx"}[pick(3)];
     json list = json::array();  // groups / tags
-    for (int i = pick(3); i > 0; --i) list.push_back(std::vector<std::string>{"ml", "ops", "sec"}[pick(3)]);
+    for (int i = pick(3); i > 0; --i)
+      list.push_back(std::vector<std::string>{"ml", "ops", "sec"}[pick(3)]);
     return list;
   }
   std::pair<std::string, std::string> attr() {
     static const std::pair<const char*, const char*> all[] = {
-        {"subject", "role"},   {"subject", "clearance"}, {"subject", "team"},    {"subject", "suspended"},
-        {"subject", "groups"}, {"subject", "mfa"},       {"resource", "level"},  {"resource", "owner"},
-        {"resource", "path"},  {"resource", "tags"},     {"environment", "hour"}};
+        {"subject", "role"},      {"subject", "clearance"}, {"subject", "team"},
+        {"subject", "suspended"}, {"subject", "groups"},    {"subject", "mfa"},
+        {"resource", "level"},    {"resource", "owner"},    {"resource", "path"},
+        {"resource", "tags"},     {"environment", "hour"}};
     auto& a = all[pick(11)];
     return {a.first, a.second};
   }
@@ -339,7 +355,8 @@ class Generator {
     }
     if (kind == 2) return {{"not", condition(depth - 1)}};
     auto [cat, key] = attr();
-    static const char* ops[] = {"eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "contains", "starts_with", "ends_with", "exists"};
+    static const char* ops[] = {"eq", "ne",     "lt",       "le",          "gt",        "ge",
+                                "in", "not_in", "contains", "starts_with", "ends_with", "exists"};
     std::string op = ops[pick(12)];
     json c = {{"attr", cat + "." + key}};
     if (op == "exists") {
@@ -375,8 +392,12 @@ class Generator {
     return p;
   }
   json request() {
-    static const char* actions[] = {"model.load", "model.save", "model.export", "train.start", "other"};
-    json r = {{"subject", json::object()}, {"resource", json::object()}, {"environment", json::object()}, {"action", actions[pick(5)]}};
+    static const char* actions[] = {"model.load", "model.save", "model.export", "train.start",
+                                    "other"};
+    json r = {{"subject", json::object()},
+              {"resource", json::object()},
+              {"environment", json::object()},
+              {"action", actions[pick(5)]}};
     for (const char* k : {"role", "clearance", "team", "suspended", "groups", "mfa"})
       if (chance(0.85)) r["subject"][k] = value_for(k);
     for (const char* k : {"level", "owner", "path", "tags"})
@@ -409,7 +430,9 @@ Request to_request(const json& r) {
   return out;
 }
 
-PolicySet compile(const json& policies) { return PolicySet::parse_json(json{{"policies", policies}}.dump(), "<random>"); }
+PolicySet compile(const json& policies) {
+  return PolicySet::parse_json(json{{"policies", policies}}.dump(), "<random>");
+}
 
 std::vector<std::string> error_ids(const Decision& d) {
   std::vector<std::string> out;
@@ -445,13 +468,16 @@ void agree_with_reference(std::uint64_t total_requests) {
 }  // namespace
 
 TEST(AbacProperty, EngineAgreesWithReferenceEvaluator) { agree_with_reference(100'000); }
-TEST(AbacPropertySlow, EngineAgreesWithReferenceEvaluatorOnAMillionRequests) { agree_with_reference(1'000'000); }
+TEST(AbacPropertySlow, EngineAgreesWithReferenceEvaluatorOnAMillionRequests) {
+  agree_with_reference(1'000'000);
+}
 
 TEST(AbacProperty, AddingPermitNeverRemovesAccessAddingForbidNeverGrants) {
   Generator g(777);
   for (int round = 0; round < 300; ++round) {
     json policies = json::array();
-    for (int i = 0, n = 1 + g.pick(10); i < n; ++i) policies.push_back(g.policy("p" + std::to_string(i)));
+    for (int i = 0, n = 1 + g.pick(10); i < n; ++i)
+      policies.push_back(g.policy("p" + std::to_string(i)));
     PolicySet base = compile(policies);
     json with_permit = policies, with_forbid = policies;
     with_permit.push_back(g.policy("zz-added", "permit"));
@@ -470,7 +496,8 @@ TEST(AbacProperty, PolicyOrderDoesNotMatter) {
   Generator g(99);
   for (int round = 0; round < 200; ++round) {
     json policies = json::array();
-    for (int i = 0, n = 2 + g.pick(10); i < n; ++i) policies.push_back(g.policy("p" + std::to_string(i)));
+    for (int i = 0, n = 2 + g.pick(10); i < n; ++i)
+      policies.push_back(g.policy("p" + std::to_string(i)));
     json shuffled = policies;
     std::shuffle(shuffled.begin(), shuffled.end(), g.rng());
     PolicySet a = compile(policies), b = compile(shuffled);

@@ -35,7 +35,8 @@ void write_lines(const std::string& path, const std::vector<std::string>& lines)
 std::size_t line_of(const std::vector<std::string>& lines, std::uint64_t seq) {
   std::string key = "\"seq\":" + std::to_string(seq) + ",";
   for (std::size_t i = 0; i < lines.size(); ++i)
-    if (lines[i].find("\"type\":\"record\"") != std::string::npos && lines[i].find(key) != std::string::npos)
+    if (lines[i].find("\"type\":\"record\"") != std::string::npos &&
+        lines[i].find(key) != std::string::npos)
       return i;
   ADD_FAILURE() << "no record " << seq;
   return 0;
@@ -51,8 +52,11 @@ std::string make_log(std::uint64_t n, const std::string& name) {
   auto path = temp_path(name);
   audit::AuditLog log(path, notary(), notary(), {.checkpoint_every = 4});
   for (std::uint64_t i = 0; i < n; ++i)
-    log.append({"alice", i % 2 ? "model.save" : "model.load", "model-" + std::to_string(i) + ".ckpt",
-                {{"bytes", std::to_string(1000 + i)}}, std::nullopt});
+    log.append({"alice",
+                i % 2 ? "model.save" : "model.load",
+                "model-" + std::to_string(i) + ".ckpt",
+                {{"bytes", std::to_string(1000 + i)}},
+                std::nullopt});
   log.close();
   return path;
 }
@@ -128,7 +132,10 @@ TEST(AuditLog, DetectsForgedRecordWithCorrectRoots) {
   for (std::size_t i = 0; i < records.size(); ++i) {
     records[i].seq = i;
     range.append(audit::leaf_hash(records[i].canonical()));
-    out.push_back(nlohmann::json{{"type", "record"}, {"entry", records[i].to_json()}, {"tree_root", audit::hash_hex(range.root())}}.dump());
+    out.push_back(nlohmann::json{{"type", "record"},
+                                 {"entry", records[i].to_json()},
+                                 {"tree_root", audit::hash_hex(range.root())}}
+                      .dump());
     if (i == 3) out.push_back(lines[line_of(lines, 3) + 1]);  // keep the first signed checkpoint
   }
   write_lines(path, out);
@@ -213,7 +220,7 @@ TEST(AuditLog, RefusesToAppendToTamperedLog) {
 TEST(AuditLog, RecoversFromCrashAndKeepsAppending) {
   auto path = make_log(6, "crash.log");
   auto lines = read_lines(path);
-  lines.pop_back();                            // the closing checkpoint never got written...
+  lines.pop_back();                               // the closing checkpoint never got written...
   std::string torn = lines.back().substr(0, 20);  // ...and a record was half written
   write_lines(path, lines);
   { std::ofstream(path, std::ios::app) << torn; }
@@ -236,8 +243,10 @@ TEST(AuditLog, ProofsCheckAgainstSignedRoots) {
   for (int i = 0; i < 37; ++i) log.append({"svc", "key.use", "kek", {}, std::nullopt});
   auto old_root = log.root_at(20);
   for (std::uint64_t i = 0; i < 37; ++i)
-    ASSERT_TRUE(audit::verify_inclusion(i, 37, log.leaf(i), log.inclusion_proof(i, 37), log.root()));
-  EXPECT_TRUE(audit::verify_consistency(20, 37, old_root, log.root(), log.consistency_proof(20, 37)));
+    ASSERT_TRUE(
+        audit::verify_inclusion(i, 37, log.leaf(i), log.inclusion_proof(i, 37), log.root()));
+  EXPECT_TRUE(
+      audit::verify_consistency(20, 37, old_root, log.root(), log.consistency_proof(20, 37)));
 }
 
 TEST(AuditLog, ConcurrentAppendsAreSerialized) {
@@ -247,7 +256,8 @@ TEST(AuditLog, ConcurrentAppendsAreSerialized) {
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&, t] {
-        for (int i = 0; i < 100; ++i) log.append({"t" + std::to_string(t), "x", "y", {}, std::nullopt});
+        for (int i = 0; i < 100; ++i)
+          log.append({"t" + std::to_string(t), "x", "y", {}, std::nullopt});
       });
     for (auto& th : threads) th.join();
   }
@@ -259,7 +269,8 @@ TEST(AuditLog, ConcurrentAppendsAreSerialized) {
 TEST(AuditLog, DurableAppendsFromThreadsShareFlushes) {
   auto path = temp_path("durable.log");
   {
-    audit::AuditLog log(path, notary(), notary(), {.checkpoint_every = 16, .fsync_each_record = true});
+    audit::AuditLog log(path, notary(), notary(),
+                        {.checkpoint_every = 16, .fsync_each_record = true});
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&] {

@@ -1,4 +1,6 @@
 // Guard: decisions enforced at entry points, every decision audited, audit failure denies.
+#include "deepseek/security/guard.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -6,7 +8,6 @@
 
 #include "deepseek/core/error.h"
 #include "deepseek/security/audit/verify.h"
-#include "deepseek/security/guard.h"
 #include "deepseek/security/hsm/kek.h"
 #include "tests/security/scratch_env.h"
 
@@ -63,7 +64,8 @@ TEST(Guard, EnforcesAndAuditsEveryDecision) {
     Attributes root{{"id", "root"}, {"role", "admin"}};
     EXPECT_NO_THROW(guard.require(sec::action::save, "runs/a.ckpt", alice));
     try {
-      guard.require(sec::action::export_model, Attributes{{"id", "m.onnx"}, {"classification", "secret"}}, root);
+      guard.require(sec::action::export_model,
+                    Attributes{{"id", "m.onnx"}, {"classification", "secret"}}, root);
       FAIL() << "secret export was allowed";
     } catch (const ds::Error& e) {
       std::string m = e.what();
@@ -71,7 +73,8 @@ TEST(Guard, EnforcesAndAuditsEveryDecision) {
       EXPECT_NE(m.find("no-export-secret"), std::string::npos) << m;
       EXPECT_NE(m.find("'root'"), std::string::npos) << m;
     }
-    EXPECT_THROW(guard.require(sec::action::export_model, "m.onnx", alice), ds::Error);  // default deny
+    EXPECT_THROW(guard.require(sec::action::export_model, "m.onnx", alice),
+                 ds::Error);  // default deny
     // environment.hour is filled in by the guard: the (never true) freeze still evaluates cleanly.
     auto d = guard.check(sec::action::train_start, {{"id", "job"}}, root);
     EXPECT_TRUE(d.permit);

@@ -89,15 +89,20 @@ TEST(Hsm, RefusesKekThatWasEverExtractable) {
   CK_ULONG len = 32;
   CK_BBOOL t = CK_TRUE;
   std::string label = "leaky-kek";
-  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},       {CKA_KEY_TYPE, &kt, sizeof kt},
-                         {CKA_VALUE_LEN, &len, sizeof len},   {CKA_TOKEN, &t, 1},
-                         {CKA_EXTRACTABLE, &t, 1},            {CKA_WRAP, &t, 1},
-                         {CKA_UNWRAP, &t, 1},                 {CKA_LABEL, label.data(), label.size()}};
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                         {CKA_KEY_TYPE, &kt, sizeof kt},
+                         {CKA_VALUE_LEN, &len, sizeof len},
+                         {CKA_TOKEN, &t, 1},
+                         {CKA_EXTRACTABLE, &t, 1},
+                         {CKA_WRAP, &t, 1},
+                         {CKA_UNWRAP, &t, 1},
+                         {CKA_LABEL, label.data(), label.size()}};
   CK_MECHANISM mech{CKM_AES_KEY_GEN, nullptr, 0};
   CK_OBJECT_HANDLE h;
   {
     std::lock_guard lock(session->mutex());
-    hsm::check_rv(session->fn()->C_GenerateKey(session->handle(), &mech, tmpl, 8, &h), "C_GenerateKey");
+    hsm::check_rv(session->fn()->C_GenerateKey(session->handle(), &mech, tmpl, 8, &h),
+                  "C_GenerateKey");
   }
   try {
     hsm::KeyEncryptionKey::open(scratch().uri("leaky-kek"));
@@ -113,8 +118,8 @@ TEST(Hsm, ClearErrorsForWrongPinMissingKeyAndMissingToken) {
   // C_Login calls report CKR_USER_ALREADY_LOGGED_IN without checking the PIN. So the wrong
   // PIN is tried on a token nobody in this process has logged in to.
   scratch().add_token("pin-test");
-  auto wrong_pin = "pkcs11:token=pin-test;object=kek?pin-value=0000&module-path=" +
-                   scratch().module_path();
+  auto wrong_pin =
+      "pkcs11:token=pin-test;object=kek?pin-value=0000&module-path=" + scratch().module_path();
   try {
     hsm::KeyEncryptionKey::open(wrong_pin);
     FAIL();
@@ -129,7 +134,8 @@ TEST(Hsm, ClearErrorsForWrongPinMissingKeyAndMissingToken) {
                ds::Error);
   // Without a PIN the private KEK is invisible, and the message says why.
   try {
-    hsm::KeyEncryptionKey::open("pkcs11:token=pin-test;object=kek?module-path=" + scratch().module_path());
+    hsm::KeyEncryptionKey::open("pkcs11:token=pin-test;object=kek?module-path=" +
+                                scratch().module_path());
     FAIL();
   } catch (const ds::Error& e) {
     EXPECT_NE(std::string(e.what()).find("no PIN"), std::string::npos) << e.what();
@@ -148,10 +154,13 @@ TEST(Hsm, SecretSeedStoreRoundTripsThroughAFile) {
   // The seed never appears in the file.
   EXPECT_EQ(read_text(path).find(hsm::to_hex(seed)), std::string::npos);
   bool called = false;
-  store.with_seed(loaded, [&](std::span<const std::uint8_t> s) {
-    called = true;
-    EXPECT_TRUE(std::equal(s.begin(), s.end(), seed.begin(), seed.end()));
-  }, "ckks-secret-key");
+  store.with_seed(
+      loaded,
+      [&](std::span<const std::uint8_t> s) {
+        called = true;
+        EXPECT_TRUE(std::equal(s.begin(), s.end(), seed.begin(), seed.end()));
+      },
+      "ckks-secret-key");
   EXPECT_TRUE(called);
   EXPECT_THROW(store.unseal(loaded, "data-key"), ds::Error);
   auto fresh = store.generate(32, "ckks-secret-key");

@@ -1,9 +1,9 @@
 // RFC 9162 Merkle tree: known roots, and proofs checked for every index / size pair up to 40.
+#include "deepseek/security/audit/merkle.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
-
-#include "deepseek/security/audit/merkle.h"
 
 using namespace deepseek::security::audit;
 
@@ -40,9 +40,11 @@ TEST(Merkle, MatchesCertificateTransparencyVectors) {
                          "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"};
   std::vector<Hash> leaves;
   for (auto& s : ct_inputs()) leaves.push_back(leaf_hash(s));
-  EXPECT_EQ(hash_hex(tree_root({})), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(hash_hex(tree_root({})),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   for (std::size_t n = 1; n <= 8; ++n)
-    EXPECT_EQ(hash_hex(tree_root(std::span<const Hash>(leaves.data(), n))), roots[n - 1]) << "size " << n;
+    EXPECT_EQ(hash_hex(tree_root(std::span<const Hash>(leaves.data(), n))), roots[n - 1])
+        << "size " << n;
 }
 
 TEST(Merkle, LeafAndNodeHashesAreDomainSeparated) {
@@ -107,10 +109,13 @@ TEST(Merkle, ConsistencyProofsVerifyAndRejectTampering) {
         for (std::size_t k = 0; k < proof.size(); ++k) {
           auto bad = proof;
           bad[k][0] ^= 0x80;
-          EXPECT_FALSE(verify_consistency(m, n, old_root, new_root, bad)) << m << "->" << n << " k" << k;
+          EXPECT_FALSE(verify_consistency(m, n, old_root, new_root, bad))
+              << m << "->" << n << " k" << k;
         }
         // A proof for a different old size does not carry over.
-        if (m + 1 < n) EXPECT_FALSE(verify_consistency(m + 1, n, tree_root(leaves.subspan(0, m + 1)), new_root, proof));
+        if (m + 1 < n)
+          EXPECT_FALSE(
+              verify_consistency(m + 1, n, tree_root(leaves.subspan(0, m + 1)), new_root, proof));
       }
     }
   }
@@ -118,5 +123,6 @@ TEST(Merkle, ConsistencyProofsVerifyAndRejectTampering) {
   auto changed = all;
   changed[2] = leaf_hash("forged");
   auto proof = consistency_proof(changed, 5);
-  EXPECT_FALSE(verify_consistency(5, 40, tree_root(std::span<const Hash>(all.data(), 5)), tree_root(changed), proof));
+  EXPECT_FALSE(verify_consistency(5, 40, tree_root(std::span<const Hash>(all.data(), 5)),
+                                  tree_root(changed), proof));
 }

@@ -40,7 +40,8 @@ const hsm::ScratchToken& scratch() {
 std::string temp_path(const std::string& name) {
   static std::atomic<int> counter{0};
   if (temp_dir().empty()) {
-    std::string templ = (std::filesystem::temp_directory_path() / "deepseek-sec-test-XXXXXX").string();
+    std::string templ =
+        (std::filesystem::temp_directory_path() / "deepseek-sec-test-XXXXXX").string();
     if (::mkdtemp(templ.data())) temp_dir() = templ;
   }
   return temp_dir() + "/" + std::to_string(counter++) + "-" + name;

@@ -7,9 +7,12 @@ constexpr int kFalse = 0, kTrue = 1, kError = -1;
 
 const Attributes& category(const Request& r, Category c) {
   switch (c) {
-    case Category::subject: return r.subject;
-    case Category::resource: return r.resource;
-    default: return r.environment;
+    case Category::subject:
+      return r.subject;
+    case Category::resource:
+      return r.resource;
+    default:
+      return r.environment;
   }
 }
 
@@ -31,8 +34,8 @@ const Value* resolve(const Operand& o, const Request& r, Value& scratch, bool& m
 }
 
 int type_error(std::string& err, const char* op, const Value& a, const Value& b) {
-  err = std::string(op) + " cannot compare " + a.type_name() + " " + a.to_string() + " with " + b.type_name() + " " +
-        b.to_string();
+  err = std::string(op) + " cannot compare " + a.type_name() + " " + a.to_string() + " with " +
+        b.type_name() + " " + b.to_string();
   return kError;
 }
 
@@ -87,14 +90,17 @@ int compare(Condition::Op op, const Value& a, const Value& b, std::string& err) 
     }
     case O::starts_with:
     case O::ends_with: {
-      if (a.kind() != Value::Kind::string || b.kind() != Value::Kind::string) return type_error(err, op_name(op), a, b);
+      if (a.kind() != Value::Kind::string || b.kind() != Value::Kind::string)
+        return type_error(err, op_name(op), a, b);
       const std::string& s = a.as_string();
       const std::string& t = b.as_string();
       if (t.size() > s.size()) return kFalse;
-      bool r = op == O::starts_with ? s.compare(0, t.size(), t) == 0 : s.compare(s.size() - t.size(), t.size(), t) == 0;
+      bool r = op == O::starts_with ? s.compare(0, t.size(), t) == 0
+                                    : s.compare(s.size() - t.size(), t.size(), t) == 0;
       return r ? kTrue : kFalse;
     }
-    default: return kError;
+    default:
+      return kError;
   }
 }
 
@@ -119,7 +125,8 @@ int evaluate_condition(const Condition& c, const Request& r, std::string& err) {
       int v = evaluate_condition(c.children[0], r, err);
       return v == kError ? kError : 1 - v;
     }
-    default: break;
+    default:
+      break;
   }
   Value scratch_l, scratch_r;
   bool missing_l, missing_r;
@@ -128,7 +135,8 @@ int evaluate_condition(const Condition& c, const Request& r, std::string& err) {
   const Value* b = resolve(c.rhs, r, scratch_r, missing_r);
   if (missing_l || missing_r) {
     if (c.if_missing) return *c.if_missing ? kTrue : kFalse;
-    err = "attribute " + (missing_l ? c.lhs.path : c.rhs.path) + " is missing (add if_missing: to the condition if that is expected)";
+    err = "attribute " + (missing_l ? c.lhs.path : c.rhs.path) +
+          " is missing (add if_missing: to the condition if that is expected)";
     return kError;
   }
   return compare(c.op, *a, *b, err);
@@ -171,12 +179,16 @@ std::string Decision::summary() const {
     for (auto& x : v) out += (out.empty() ? "" : ", ") + x;
     return out;
   };
-  if (permit) s += " (permitted by: " + join(determining) + ")";
-  else if (by_default) s += " (no policy permits it: default deny)";
-  else s += " (forbidden by: " + join(determining) + ")";
+  if (permit)
+    s += " (permitted by: " + join(determining) + ")";
+  else if (by_default)
+    s += " (no policy permits it: default deny)";
+  else
+    s += " (forbidden by: " + join(determining) + ")";
   for (auto& e : errors)
-    s += "\n  error in " + std::string(e.effect == Effect::forbid ? "forbid" : "permit") + " policy '" + e.policy +
-         "': " + e.message + (e.effect == Effect::forbid ? " — counts as forbid" : " — ignored for permit");
+    s += "\n  error in " + std::string(e.effect == Effect::forbid ? "forbid" : "permit") +
+         " policy '" + e.policy + "': " + e.message +
+         (e.effect == Effect::forbid ? " — counts as forbid" : " — ignored for permit");
   return s;
 }
 

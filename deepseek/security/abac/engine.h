@@ -37,9 +37,10 @@ struct PolicyError {
 
 struct Decision {
   bool permit = false;
-  bool by_default = false;               // deny because no policy applied (rule 4)
-  std::vector<std::string> determining;  // forbids that held or errored (deny) / permits that held (permit)
-  std::vector<PolicyError> errors;       // every policy that failed to evaluate, by id
+  bool by_default = false;  // deny because no policy applied (rule 4)
+  std::vector<std::string>
+      determining;  // forbids that held or errored (deny) / permits that held (permit)
+  std::vector<PolicyError> errors;  // every policy that failed to evaluate, by id
 
   // "permit (by: p1, p2)" / "deny (forbidden by: f1)" / "deny (no policy permits)" + errors.
   std::string summary() const;

@@ -15,21 +15,36 @@ namespace deepseek::security::abac {
 const char* op_name(Condition::Op op) {
   using O = Condition::Op;
   switch (op) {
-    case O::all: return "all";
-    case O::any: return "any";
-    case O::not_: return "not";
-    case O::eq: return "eq";
-    case O::ne: return "ne";
-    case O::lt: return "lt";
-    case O::le: return "le";
-    case O::gt: return "gt";
-    case O::ge: return "ge";
-    case O::in: return "in";
-    case O::not_in: return "not_in";
-    case O::contains: return "contains";
-    case O::starts_with: return "starts_with";
-    case O::ends_with: return "ends_with";
-    case O::exists: return "exists";
+    case O::all:
+      return "all";
+    case O::any:
+      return "any";
+    case O::not_:
+      return "not";
+    case O::eq:
+      return "eq";
+    case O::ne:
+      return "ne";
+    case O::lt:
+      return "lt";
+    case O::le:
+      return "le";
+    case O::gt:
+      return "gt";
+    case O::ge:
+      return "ge";
+    case O::in:
+      return "in";
+    case O::not_in:
+      return "not_in";
+    case O::contains:
+      return "contains";
+    case O::starts_with:
+      return "starts_with";
+    case O::ends_with:
+      return "ends_with";
+    case O::exists:
+      return "exists";
   }
   return "?";
 }
@@ -42,8 +57,8 @@ struct Ctx {
   std::string policy;
   std::string where;
   [[noreturn]] void error(const std::string& msg) const {
-    DS_THROW("[abac] ", source, ": ", policy.empty() ? std::string() : "policy '" + policy + "' ", "(", where,
-             "): ", msg);
+    DS_THROW("[abac] ", source, ": ", policy.empty() ? std::string() : "policy '" + policy + "' ",
+             "(", where, "): ", msg);
   }
   Ctx at(const std::string& sub) const { return Ctx{source, policy, where + sub}; }
 };
@@ -56,7 +71,8 @@ std::string mark(const YAML::Node& n) {
 Value literal(const YAML::Node& n, const Ctx& c) {
   if (n.IsSequence()) {
     Value::List items;
-    for (std::size_t i = 0; i < n.size(); ++i) items.push_back(literal(n[i], c.at("[" + std::to_string(i) + "]")));
+    for (std::size_t i = 0; i < n.size(); ++i)
+      items.push_back(literal(n[i], c.at("[" + std::to_string(i) + "]")));
     return Value(std::move(items));
   }
   if (n.IsNull()) c.error("null is not a value" + mark(n));
@@ -76,15 +92,20 @@ Operand attr_path(const std::string& path, const Ctx& c) {
   auto dot = path.find('.');
   std::string cat = path.substr(0, dot);
   std::string key = dot == std::string::npos ? "" : path.substr(dot + 1);
-  if (cat == "subject") o.category = Category::subject;
-  else if (cat == "resource") o.category = Category::resource;
-  else if (cat == "environment" || cat == "env") o.category = Category::environment;
+  if (cat == "subject")
+    o.category = Category::subject;
+  else if (cat == "resource")
+    o.category = Category::resource;
+  else if (cat == "environment" || cat == "env")
+    o.category = Category::environment;
   else if (cat == "action") {
     o.category = Category::action;
-    if (!key.empty() && key != "id") c.error("the action has only one attribute, 'action' (or 'action.id'), not '" + path + "'");
+    if (!key.empty() && key != "id")
+      c.error("the action has only one attribute, 'action' (or 'action.id'), not '" + path + "'");
     key = "id";
   } else {
-    c.error("attribute '" + path + "' must start with subject., resource., environment. or be 'action'");
+    c.error("attribute '" + path +
+            "' must start with subject., resource., environment. or be 'action'");
   }
   if (key.empty()) c.error("attribute '" + path + "' names no key");
   o.key = key;
@@ -93,7 +114,8 @@ Operand attr_path(const std::string& path, const Ctx& c) {
 
 Operand operand(const YAML::Node& n, const Ctx& c) {
   if (n.IsMap()) {
-    if (n.size() != 1 || !n["attr"]) c.error("an operand map must be exactly {attr: path}" + mark(n));
+    if (n.size() != 1 || !n["attr"])
+      c.error("an operand map must be exactly {attr: path}" + mark(n));
     if (!n["attr"].IsScalar()) c.error("attr must be a path string" + mark(n));
     return attr_path(n["attr"].Scalar(), c);
   }
@@ -107,12 +129,15 @@ Condition condition(const YAML::Node& n, const Ctx& c) {
   if (!n.IsMap()) c.error("a condition must be a map" + mark(n));
   Condition out;
   auto list = [&](const char* key, O op) {
-    if (n.size() != 1) c.error(std::string("'") + key + "' must be the only key of its condition" + mark(n));
+    if (n.size() != 1)
+      c.error(std::string("'") + key + "' must be the only key of its condition" + mark(n));
     const YAML::Node& items = n[key];
-    if (!items.IsSequence()) c.error(std::string("'") + key + "' takes a list of conditions" + mark(items));
+    if (!items.IsSequence())
+      c.error(std::string("'") + key + "' takes a list of conditions" + mark(items));
     out.op = op;
     for (std::size_t i = 0; i < items.size(); ++i)
-      out.children.push_back(condition(items[i], c.at("." + std::string(key) + "[" + std::to_string(i) + "]")));
+      out.children.push_back(
+          condition(items[i], c.at("." + std::string(key) + "[" + std::to_string(i) + "]")));
   };
   if (n["all"]) {
     list("all", O::all);
@@ -128,11 +153,18 @@ Condition condition(const YAML::Node& n, const Ctx& c) {
     out.children.push_back(condition(n["not"], c.at(".not")));
     return out;
   }
-  static const std::pair<const char*, O> ops[] = {
-      {"eq", O::eq},         {"ne", O::ne},         {"lt", O::lt},
-      {"le", O::le},         {"gt", O::gt},         {"ge", O::ge},
-      {"in", O::in},         {"not_in", O::not_in}, {"contains", O::contains},
-      {"starts_with", O::starts_with}, {"ends_with", O::ends_with}, {"exists", O::exists}};
+  static const std::pair<const char*, O> ops[] = {{"eq", O::eq},
+                                                  {"ne", O::ne},
+                                                  {"lt", O::lt},
+                                                  {"le", O::le},
+                                                  {"gt", O::gt},
+                                                  {"ge", O::ge},
+                                                  {"in", O::in},
+                                                  {"not_in", O::not_in},
+                                                  {"contains", O::contains},
+                                                  {"starts_with", O::starts_with},
+                                                  {"ends_with", O::ends_with},
+                                                  {"exists", O::exists}};
   if (!n["attr"]) c.error("a condition needs all/any/not or attr + operator" + mark(n));
   if (!n["attr"].IsScalar()) c.error("attr must be a path string" + mark(n));
   out.lhs = attr_path(n["attr"].Scalar(), c);
@@ -141,7 +173,8 @@ Condition condition(const YAML::Node& n, const Ctx& c) {
     std::string key = it->first.Scalar();
     if (key == "attr") continue;
     if (key == "if_missing") {
-      if (!it->second.IsScalar() || (it->second.Scalar() != "true" && it->second.Scalar() != "false"))
+      if (!it->second.IsScalar() ||
+          (it->second.Scalar() != "true" && it->second.Scalar() != "false"))
         c.error("if_missing must be true or false" + mark(it->second));
       out.if_missing = it->second.Scalar() == "true";
       continue;
@@ -156,13 +189,15 @@ Condition condition(const YAML::Node& n, const Ctx& c) {
       }
     if (!known) c.error("unknown operator or key '" + key + "'" + mark(it->first));
   }
-  if (found != 1) c.error("a condition needs exactly one operator, found " + std::to_string(found) + mark(n));
+  if (found != 1)
+    c.error("a condition needs exactly one operator, found " + std::to_string(found) + mark(n));
   if (out.op == O::exists) {
     if (out.rhs.is_attr || out.rhs.literal.kind() != Value::Kind::boolean)
       c.error("exists takes true or false");
     if (out.if_missing) c.error("if_missing makes no sense with exists");
   }
-  if ((out.op == O::in || out.op == O::not_in) && !out.rhs.is_attr && out.rhs.literal.kind() != Value::Kind::list)
+  if ((out.op == O::in || out.op == O::not_in) && !out.rhs.is_attr &&
+      out.rhs.literal.kind() != Value::Kind::list)
     c.error(std::string(op_name(out.op)) + " needs a list, got " + out.rhs.literal.type_name());
   return out;
 }
@@ -182,8 +217,11 @@ YAML::Node json_to_yaml(const nlohmann::json& j) {
       n = YAML::Node(j.get<std::string>());
       n.SetTag("!");
       break;
-    case nlohmann::json::value_t::null: n = YAML::Node(YAML::NodeType::Null); break;
-    default: n = YAML::Node(j.dump());  // numbers and booleans in their JSON spelling
+    case nlohmann::json::value_t::null:
+      n = YAML::Node(YAML::NodeType::Null);
+      break;
+    default:
+      n = YAML::Node(j.dump());  // numbers and booleans in their JSON spelling
   }
   return n;
 }
@@ -203,7 +241,8 @@ PolicySet PolicySet::from_node(const YAML::Node& root, const std::string& source
     const YAML::Node& p = list[i];
     Ctx c{source, "", "policies[" + std::to_string(i) + "]" + mark(p)};
     if (!p.IsMap()) c.error("a policy must be a map");
-    if (!p["id"] || !p["id"].IsScalar() || p["id"].Scalar().empty()) c.error("a policy needs a non-empty id");
+    if (!p["id"] || !p["id"].IsScalar() || p["id"].Scalar().empty())
+      c.error("a policy needs a non-empty id");
     Policy pol;
     pol.id = p["id"].Scalar();
     c.policy = pol.id;
@@ -214,21 +253,27 @@ PolicySet PolicySet::from_node(const YAML::Node& root, const std::string& source
     }
     if (!p["effect"] || !p["effect"].IsScalar()) c.error("missing effect (permit or forbid)");
     const std::string& e = p["effect"].Scalar();
-    if (e == "permit") pol.effect = Effect::permit;
-    else if (e == "forbid") pol.effect = Effect::forbid;
-    else c.error("effect must be permit or forbid, got '" + e + "'");
+    if (e == "permit")
+      pol.effect = Effect::permit;
+    else if (e == "forbid")
+      pol.effect = Effect::forbid;
+    else
+      c.error("effect must be permit or forbid, got '" + e + "'");
     if (p["description"]) pol.description = p["description"].as<std::string>("");
     if (p["actions"]) {
       const YAML::Node& a = p["actions"];
       std::vector<std::string> acts;
-      if (a.IsScalar()) acts.push_back(a.Scalar());
+      if (a.IsScalar())
+        acts.push_back(a.Scalar());
       else if (a.IsSequence())
         for (auto x : a) {
           if (!x.IsScalar()) c.error("actions must be names");
           acts.push_back(x.Scalar());
         }
-      else c.error("actions must be a name or a list of names");
-      if (acts.empty()) c.error("actions is empty (the policy could never apply); omit it to mean every action");
+      else
+        c.error("actions must be a name or a list of names");
+      if (acts.empty())
+        c.error("actions is empty (the policy could never apply); omit it to mean every action");
       pol.actions = std::move(acts);
     }
     if (p["when"]) pol.when = condition(p["when"], c.at(".when"));
@@ -302,7 +347,8 @@ void PolicySet::applicable(const std::string& action, std::vector<std::uint32_t>
     out = any_action_;
     return;
   }
-  std::merge(it->second.begin(), it->second.end(), any_action_.begin(), any_action_.end(), std::back_inserter(out));
+  std::merge(it->second.begin(), it->second.end(), any_action_.begin(), any_action_.end(),
+             std::back_inserter(out));
 }
 
 }  // namespace deepseek::security::abac

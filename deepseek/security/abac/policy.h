@@ -49,7 +49,21 @@ struct Operand {
 
 struct Condition {
   enum class Op : std::uint8_t {
-    all, any, not_, eq, ne, lt, le, gt, ge, in, not_in, contains, starts_with, ends_with, exists
+    all,
+    any,
+    not_,
+    eq,
+    ne,
+    lt,
+    le,
+    gt,
+    ge,
+    in,
+    not_in,
+    contains,
+    starts_with,
+    ends_with,
+    exists
   };
   Op op = Op::all;
   std::vector<Condition> children;  // all / any / not

@@ -9,28 +9,37 @@ namespace deepseek::security::abac {
 
 const char* Value::type_name() const {
   switch (kind()) {
-    case Kind::boolean: return "bool";
-    case Kind::integer: return "integer";
-    case Kind::real: return "number";
-    case Kind::string: return "string";
-    case Kind::list: return "list";
+    case Kind::boolean:
+      return "bool";
+    case Kind::integer:
+      return "integer";
+    case Kind::real:
+      return "number";
+    case Kind::string:
+      return "string";
+    case Kind::list:
+      return "list";
   }
   return "?";
 }
 
 std::string Value::to_string() const {
   switch (kind()) {
-    case Kind::boolean: return as_bool() ? "true" : "false";
-    case Kind::integer: return std::to_string(as_int());
+    case Kind::boolean:
+      return as_bool() ? "true" : "false";
+    case Kind::integer:
+      return std::to_string(as_int());
     case Kind::real: {
       char buf[32];
       auto r = std::to_chars(buf, buf + sizeof buf, std::get<double>(v_));
       return std::string(buf, r.ptr);
     }
-    case Kind::string: return "'" + as_string() + "'";
+    case Kind::string:
+      return "'" + as_string() + "'";
     case Kind::list: {
       std::string s = "[";
-      for (std::size_t i = 0; i < as_list().size(); ++i) s += (i ? ", " : "") + as_list()[i].to_string();
+      for (std::size_t i = 0; i < as_list().size(); ++i)
+        s += (i ? ", " : "") + as_list()[i].to_string();
       return s + "]";
     }
   }
@@ -74,7 +83,8 @@ std::vector<std::string_view> split_top(std::string_view s) {
 
 Value Value::parse_scalar(std::string_view text) {
   text = trim(text);
-  if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'') && text.back() == text.front())
+  if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'') &&
+      text.back() == text.front())
     return Value(std::string(text.substr(1, text.size() - 2)));
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
     List items;
@@ -90,20 +100,24 @@ Value Value::parse_scalar(std::string_view text) {
   if (r.ec == std::errc() && r.ptr == text.data() + text.size() && !text.empty()) return Value(i);
   double d;
   auto rd = std::from_chars(text.data(), text.data() + text.size(), d);
-  if (rd.ec == std::errc() && rd.ptr == text.data() + text.size() && !text.empty() && std::isfinite(d))
+  if (rd.ec == std::errc() && rd.ptr == text.data() + text.size() && !text.empty() &&
+      std::isfinite(d))
     return Value(d);
   return Value(std::string(text));
 }
 
 std::optional<bool> strict_equal(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) {
-    if (a.kind() == Value::Kind::integer && b.kind() == Value::Kind::integer) return a.as_int() == b.as_int();
+    if (a.kind() == Value::Kind::integer && b.kind() == Value::Kind::integer)
+      return a.as_int() == b.as_int();
     return a.as_number() == b.as_number();
   }
   if (a.kind() != b.kind()) return std::nullopt;
   switch (a.kind()) {
-    case Value::Kind::boolean: return a.as_bool() == b.as_bool();
-    case Value::Kind::string: return a.as_string() == b.as_string();
+    case Value::Kind::boolean:
+      return a.as_bool() == b.as_bool();
+    case Value::Kind::string:
+      return a.as_string() == b.as_string();
     case Value::Kind::list: {
       auto& x = a.as_list();
       auto& y = b.as_list();
@@ -115,7 +129,8 @@ std::optional<bool> strict_equal(const Value& a, const Value& b) {
       }
       return true;
     }
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 

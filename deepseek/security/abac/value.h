@@ -33,7 +33,9 @@ class Value {
   bool is_number() const { return kind() == Kind::integer || kind() == Kind::real; }
   bool as_bool() const { return std::get<bool>(v_); }
   std::int64_t as_int() const { return std::get<std::int64_t>(v_); }
-  double as_number() const { return kind() == Kind::integer ? static_cast<double>(as_int()) : std::get<double>(v_); }
+  double as_number() const {
+    return kind() == Kind::integer ? static_cast<double>(as_int()) : std::get<double>(v_);
+  }
   const std::string& as_string() const { return std::get<std::string>(v_); }
   const List& as_list() const { return std::get<List>(v_); }
 

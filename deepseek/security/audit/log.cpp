@@ -24,7 +24,10 @@ AuditLog::AuditLog(std::string path, std::shared_ptr<Pkcs11Notary> notary, Audit
 
 AuditLog::AuditLog(std::string path, std::shared_ptr<CheckpointSigner> signer,
                    std::shared_ptr<HeadStore> head, AuditOptions options)
-    : path_(std::move(path)), signer_(std::move(signer)), head_(std::move(head)), options_(options) {
+    : path_(std::move(path)),
+      signer_(std::move(signer)),
+      head_(std::move(head)),
+      options_(options) {
   DS_CHECK(signer_, "[audit] a checkpoint signer is required");
   DS_CHECK(options_.checkpoint_every > 0, "[audit] checkpoint_every must be positive");
   key_fp_ = key_fingerprint(signer_->public_key());
@@ -59,15 +62,18 @@ AuditLog::AuditLog(std::string path, std::shared_ptr<CheckpointSigner> signer,
       std::uint64_t dropped = 0;
       if (rep.problem == Problem::torn_tail) {
         dropped = static_cast<std::uint64_t>(st.st_size) - rep.good_bytes;
-        DS_CHECK(::ftruncate(fd_, static_cast<off_t>(rep.good_bytes)) == 0, "[audit] cannot drop the torn tail of '",
-                 path_, "': ", std::strerror(errno));
+        DS_CHECK(::ftruncate(fd_, static_cast<off_t>(rep.good_bytes)) == 0,
+                 "[audit] cannot drop the torn tail of '", path_, "': ", std::strerror(errno));
       }
       std::lock_guard lock(mutex_);
-      append_locked(Entry{"deepseek", "audit.recover", path_,
-                          {{"unsigned_records", std::to_string(leaves_.size() - checkpointed_size_)},
-                           {"dropped_bytes", std::to_string(dropped)},
-                           {"found", problem_name(rep.problem)}},
-                          std::nullopt});
+      append_locked(
+          Entry{"deepseek",
+                "audit.recover",
+                path_,
+                {{"unsigned_records", std::to_string(leaves_.size() - checkpointed_size_)},
+                 {"dropped_bytes", std::to_string(dropped)},
+                 {"found", problem_name(rep.problem)}},
+                std::nullopt});
       checkpoint_locked("recovery");
     }
   } catch (...) {
@@ -81,7 +87,8 @@ AuditLog::~AuditLog() {
   try {
     close();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "deepseek: audit log '%s' was not closed cleanly: %s\n", path_.c_str(), e.what());
+    std::fprintf(stderr, "deepseek: audit log '%s' was not closed cleanly: %s\n", path_.c_str(),
+                 e.what());
     if (fd_ >= 0) ::close(fd_);
   }
 }
@@ -90,8 +97,9 @@ void AuditLog::create_new() {
   std::uint8_t id[16];
   DS_CHECK(RAND_bytes(id, sizeof id) == 1, "[audit] RAND_bytes failed");
   log_id_ = hsm::to_hex(id);
-  nlohmann::json h = {{"type", "header"},   {"format", "deepseek-audit-log"}, {"version", 1},
-                      {"log_id", log_id_},  {"hash", "sha256"},               {"created", now_rfc3339()}};
+  nlohmann::json h = {{"type", "header"}, {"format", "deepseek-audit-log"},
+                      {"version", 1},     {"log_id", log_id_},
+                      {"hash", "sha256"}, {"created", now_rfc3339()}};
   write_line(h.dump(), true);
 }
 
@@ -121,7 +129,8 @@ std::uint64_t AuditLog::append(Entry entry) {
   {
     std::lock_guard lock(mutex_);
     seq = append_locked(std::move(entry));
-    if (leaves_.size() - checkpointed_size_ >= options_.checkpoint_every) checkpoint_locked("periodic");
+    if (leaves_.size() - checkpointed_size_ >= options_.checkpoint_every)
+      checkpoint_locked("periodic");
   }
   if (options_.fsync_each_record) sync_through(seq + 1);
   return seq;
@@ -150,7 +159,8 @@ void AuditLog::sync_through(std::uint64_t records) {
 
 std::uint64_t AuditLog::append_locked(Entry entry) {
   DS_CHECK(fd_ >= 0, "[audit] log '", path_, "' is closed");
-  DS_CHECK(!broken_, "[audit] log '", path_, "' failed earlier and accepts no more records; reopen it");
+  DS_CHECK(!broken_, "[audit] log '", path_,
+           "' failed earlier and accepts no more records; reopen it");
   Record r{leaves_.size(), now_rfc3339(), std::move(entry)};
   std::string canonical = r.canonical();  // throws on non-UTF-8 before anything is written
   Hash leaf = leaf_hash(canonical);
@@ -181,13 +191,15 @@ void AuditLog::checkpoint_locked(const std::string& reason) {
   const std::string time = now_rfc3339();
   std::string msg = checkpoint_message(log_id_, size, root, time, reason);
   auto sig = signer_->sign({reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size()});
-  nlohmann::json cp = {{"type", "checkpoint"}, {"size", size},   {"root", hash_hex(root)}, {"time", time},
-                       {"reason", reason},     {"key", key_fp_}, {"sig", hsm::to_hex(sig)}};
+  nlohmann::json cp = {{"type", "checkpoint"},   {"size", size},     {"root", hash_hex(root)},
+                       {"time", time},           {"reason", reason}, {"key", key_fp_},
+                       {"sig", hsm::to_hex(sig)}};
   // The checkpoint is durable in the file before the HSM's head moves past the old one, so a
   // crash in between never makes an intact log look truncated.
   write_line(cp.dump(), true);
   const auto now = std::chrono::steady_clock::now();
-  if (head_ && (reason != "periodic" || now - last_head_store_ >= std::chrono::milliseconds(options_.head_interval_ms))) {
+  if (head_ && (reason != "periodic" ||
+                now - last_head_store_ >= std::chrono::milliseconds(options_.head_interval_ms))) {
     head_->store(log_id_, nlohmann::json{{"size", size}, {"root", hash_hex(root)}}.dump());
     last_head_store_ = now;
   }
@@ -199,7 +211,8 @@ void AuditLog::close() {
   std::lock_guard sync_lock(sync_mutex_);  // no flush may be using fd_ while it closes
   std::lock_guard lock(mutex_);
   if (fd_ < 0) return;
-  if (!broken_ && (!has_checkpoint_ || checkpointed_size_ != leaves_.size())) checkpoint_locked("close");
+  if (!broken_ && (!has_checkpoint_ || checkpointed_size_ != leaves_.size()))
+    checkpoint_locked("close");
   ::close(fd_);
   fd_ = -1;
 }

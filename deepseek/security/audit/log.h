@@ -83,7 +83,7 @@ class AuditLog {
   std::string key_fp_;
   VerifyReport open_report_;
 
-  std::mutex sync_mutex_;  // taken before mutex_ when both are needed
+  std::mutex sync_mutex_;     // taken before mutex_ when both are needed
   std::uint64_t synced_ = 0;  // records known to be on disk (guarded by sync_mutex_)
   mutable std::mutex mutex_;
   int fd_ = -1;

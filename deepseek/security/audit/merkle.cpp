@@ -90,8 +90,8 @@ Hash tree_root(std::span<const Hash> d) {
 }
 
 std::vector<Hash> inclusion_proof(std::span<const Hash> leaves, std::uint64_t index) {
-  DS_CHECK(index < leaves.size(), "[audit] inclusion proof for record ", index,
-           " of a tree with ", leaves.size(), " records");
+  DS_CHECK(index < leaves.size(), "[audit] inclusion proof for record ", index, " of a tree with ",
+           leaves.size(), " records");
   std::vector<Hash> out;
   path(leaves, index, out);
   return out;

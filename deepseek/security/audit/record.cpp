@@ -21,7 +21,8 @@ nlohmann::json Record::to_json() const {
 
 Record Record::from_json(const nlohmann::json& j) {
   DS_CHECK(j.is_object(), "[audit] record entry is not an object");
-  static const char* known[] = {"seq", "time", "subject", "action", "resource", "attrs", "decision"};
+  static const char* known[] = {"seq",      "time",  "subject", "action",
+                                "resource", "attrs", "decision"};
   for (auto& [k, v] : j.items()) {
     bool ok = false;
     for (const char* n : known) ok |= k == n;

@@ -89,8 +89,8 @@ Pkcs11Notary::Pkcs11Notary(std::string_view key_uri) {
   session_ = hsm::Session::open(uri);
   name_ = uri.to_string();
   private_key_ = session_->find_one(CKO_PRIVATE_KEY, uri);
-  DS_CHECK(session_->get_ulong(private_key_, CKA_KEY_TYPE) == CKK_EC, "[audit] signing key ",
-           name_, " is not an EC key");
+  DS_CHECK(session_->get_ulong(private_key_, CKA_KEY_TYPE) == CKK_EC, "[audit] signing key ", name_,
+           " is not an EC key");
   DS_CHECK(!session_->get_bool(private_key_, CKA_EXTRACTABLE), "[audit] refusing signing key ",
            name_, ": its private half is extractable");
   CK_OBJECT_HANDLE pub = session_->find_one(CKO_PUBLIC_KEY, uri);
@@ -123,8 +123,8 @@ std::vector<std::uint8_t> Pkcs11Notary::sign(std::span<const std::uint8_t> messa
 std::optional<std::string> Pkcs11Notary::load(const std::string& log_id) {
   std::string label = head_label(log_id);
   CK_OBJECT_CLASS cls = CKO_DATA;
-  auto found = session_->find_template({{CKA_CLASS, &cls, sizeof cls},
-                                        {CKA_LABEL, label.data(), label.size()}});
+  auto found = session_->find_template(
+      {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, label.data(), label.size()}});
   // Normally one object; two only after a crash inside store(), and then the newer (larger)
   // head is the truth.
   std::optional<std::string> best;
@@ -150,23 +150,25 @@ std::optional<std::string> Pkcs11Notary::load(const std::string& log_id) {
 void Pkcs11Notary::store(const std::string& log_id, const std::string& head) {
   std::string label = head_label(log_id);
   CK_OBJECT_CLASS cls = CKO_DATA;
-  auto old = session_->find_template({{CKA_CLASS, &cls, sizeof cls},
-                                      {CKA_LABEL, label.data(), label.size()}});
+  auto old = session_->find_template(
+      {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, label.data(), label.size()}});
   // SoftHSM2 keeps CKA_VALUE of data objects read-only, so the head is replaced: the new
   // object is created before the old one is destroyed, so a crash never leaves no head.
   std::lock_guard lock(session_->mutex());
   auto* fn = session_->fn();
   CK_BBOOL t = CK_TRUE;
   std::string app = "deepseek-audit";
-  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
-                         {CKA_TOKEN, &t, 1},
-                         {CKA_PRIVATE, &t, 1},
-                         {CKA_LABEL, label.data(), label.size()},
-                         {CKA_APPLICATION, app.data(), app.size()},
-                         {CKA_VALUE, const_cast<char*>(head.data()), static_cast<CK_ULONG>(head.size())}};
+  CK_ATTRIBUTE tmpl[] = {
+      {CKA_CLASS, &cls, sizeof cls},
+      {CKA_TOKEN, &t, 1},
+      {CKA_PRIVATE, &t, 1},
+      {CKA_LABEL, label.data(), label.size()},
+      {CKA_APPLICATION, app.data(), app.size()},
+      {CKA_VALUE, const_cast<char*>(head.data()), static_cast<CK_ULONG>(head.size())}};
   CK_OBJECT_HANDLE h;
   hsm::check_rv(fn->C_CreateObject(session_->handle(), tmpl, 6, &h), "C_CreateObject (audit head)");
-  for (auto o : old) hsm::check_rv(fn->C_DestroyObject(session_->handle(), o), "C_DestroyObject (old audit head)");
+  for (auto o : old)
+    hsm::check_rv(fn->C_DestroyObject(session_->handle(), o), "C_DestroyObject (old audit head)");
 }
 
 // ---- InsecureTestNotary --------------------------------------------------------------------
@@ -184,7 +186,8 @@ std::vector<std::uint8_t> InsecureTestNotary::sign(std::span<const std::uint8_t>
   std::lock_guard lock(mutex_);
   MdCtx ctx(EVP_MD_CTX_new());
   std::size_t n = 0;
-  DS_CHECK(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, static_cast<EVP_PKEY*>(key_)) == 1 &&
+  DS_CHECK(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
+                              static_cast<EVP_PKEY*>(key_)) == 1 &&
                EVP_DigestSign(ctx.get(), nullptr, &n, message.data(), message.size()) == 1,
            "[audit] signing failed");
   std::vector<std::uint8_t> der(n);

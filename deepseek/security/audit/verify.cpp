@@ -11,19 +11,32 @@ namespace deepseek::security::audit {
 
 const char* problem_name(Problem p) {
   switch (p) {
-    case Problem::none: return "ok";
-    case Problem::unreadable: return "unreadable";
-    case Problem::bad_header: return "bad-header";
-    case Problem::corrupt_line: return "corrupt-line";
-    case Problem::missing_record: return "missing-record";
-    case Problem::out_of_order: return "out-of-order";
-    case Problem::modified: return "modified";
-    case Problem::checkpoint_mismatch: return "checkpoint-mismatch";
-    case Problem::bad_signature: return "bad-signature";
-    case Problem::wrong_key: return "wrong-key";
-    case Problem::torn_tail: return "torn-tail";
-    case Problem::uncovered_tail: return "uncovered-tail";
-    case Problem::truncated: return "truncated";
+    case Problem::none:
+      return "ok";
+    case Problem::unreadable:
+      return "unreadable";
+    case Problem::bad_header:
+      return "bad-header";
+    case Problem::corrupt_line:
+      return "corrupt-line";
+    case Problem::missing_record:
+      return "missing-record";
+    case Problem::out_of_order:
+      return "out-of-order";
+    case Problem::modified:
+      return "modified";
+    case Problem::checkpoint_mismatch:
+      return "checkpoint-mismatch";
+    case Problem::bad_signature:
+      return "bad-signature";
+    case Problem::wrong_key:
+      return "wrong-key";
+    case Problem::torn_tail:
+      return "torn-tail";
+    case Problem::uncovered_tail:
+      return "uncovered-tail";
+    case Problem::truncated:
+      return "truncated";
   }
   return "?";
 }
@@ -76,16 +89,18 @@ VerifyReport verify_log(const std::string& path, const VerifyOptions& options) {
     if (!terminated) {
       rep.good_bytes = offset;
       return fail(Problem::torn_tail,
-                  where() + " is incomplete (no newline at the end of the file): the last write "
-                  "was interrupted or the file was cut; record #" + std::to_string(next) +
-                  " onwards is not trustworthy",
+                  where() +
+                      " is incomplete (no newline at the end of the file): the last write "
+                      "was interrupted or the file was cut; record #" +
+                      std::to_string(next) + " onwards is not trustworthy",
                   next);
     }
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception&) {
-      if (line_no == 1) return fail(Problem::bad_header, "line 1 is not a deepseek audit log header", std::nullopt);
+      if (line_no == 1)
+        return fail(Problem::bad_header, "line 1 is not a deepseek audit log header", std::nullopt);
       return fail(Problem::corrupt_line,
                   where() + " is not valid JSON: record #" + std::to_string(next) +
                       " (or the checkpoint after it) was corrupted",
@@ -93,19 +108,23 @@ VerifyReport verify_log(const std::string& path, const VerifyOptions& options) {
     }
     if (line_no == 1) {
       try {
-        DS_CHECK(j.at("type") == "header" && j.at("format") == "deepseek-audit-log", "not a header");
+        DS_CHECK(j.at("type") == "header" && j.at("format") == "deepseek-audit-log",
+                 "not a header");
         DS_CHECK(j.at("version") == 1, "unsupported version");
         DS_CHECK(j.at("hash") == "sha256", "unsupported hash");
         rep.log_id = j.at("log_id").get<std::string>();
       } catch (const std::exception& e) {
-        return fail(Problem::bad_header, std::string("line 1 is not a valid audit log header (") + e.what() + ")",
+        return fail(Problem::bad_header,
+                    std::string("line 1 is not a valid audit log header (") + e.what() + ")",
                     std::nullopt);
       }
       offset += line.size() + 1;
       rep.good_bytes = offset;
       continue;
     }
-    std::string type = j.is_object() && j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
+    std::string type = j.is_object() && j.contains("type") && j["type"].is_string()
+                           ? j["type"].get<std::string>()
+                           : "";
     if (type == "record") {
       Record r;
       Hash stored;
@@ -116,13 +135,14 @@ VerifyReport verify_log(const std::string& path, const VerifyOptions& options) {
           DS_CHECK(k == "type" || k == "entry" || k == "tree_root", "unknown field '", k, "'");
       } catch (const std::exception& e) {
         return fail(Problem::corrupt_line,
-                    where() + " should hold record #" + std::to_string(next) + " but is malformed (" + e.what() + ")",
+                    where() + " should hold record #" + std::to_string(next) +
+                        " but is malformed (" + e.what() + ")",
                     next);
       }
       if (r.seq > next) {
         return fail(Problem::missing_record,
-                    "record #" + std::to_string(next) + " is missing (deleted, or moved later): " + where() +
-                        " holds record #" + std::to_string(r.seq) + " right after #" +
+                    "record #" + std::to_string(next) + " is missing (deleted, or moved later): " +
+                        where() + " holds record #" + std::to_string(r.seq) + " right after #" +
                         (next == 0 ? std::string("<start>") : std::to_string(next - 1)),
                     next);
       }
@@ -144,10 +164,11 @@ VerifyReport verify_log(const std::string& path, const VerifyOptions& options) {
       if (range.root() != stored) {
         range = CompactRange();  // recompute below for the report
         for (auto& h : rep.leaves) range.append(h);
-        return fail(Problem::modified,
-                    "record #" + std::to_string(r.seq) + " at " + where() +
-                        " was modified: its content does not hash to the tree root recorded with it",
-                    r.seq);
+        return fail(
+            Problem::modified,
+            "record #" + std::to_string(r.seq) + " at " + where() +
+                " was modified: its content does not hash to the tree root recorded with it",
+            r.seq);
       }
       rep.leaves.push_back(leaf);
       ++rep.records;
@@ -164,26 +185,30 @@ VerifyReport verify_log(const std::string& path, const VerifyOptions& options) {
         key = j.at("key").get<std::string>();
         sig = hsm::from_hex(j.at("sig").get<std::string>(), "sig");
       } catch (const std::exception& e) {
-        return fail(Problem::corrupt_line, where() + " holds a malformed checkpoint (" + e.what() + ")", next);
+        return fail(Problem::corrupt_line,
+                    where() + " holds a malformed checkpoint (" + e.what() + ")", next);
       }
       const std::uint64_t prev = rep.signed_size;
       if (size != rep.records) {
         // Records were removed before (size > records) or added before (size < records) a
         // checkpoint whose signature still covers the original count.
         return fail(size > rep.records ? Problem::missing_record : Problem::out_of_order,
-                    "checkpoint at " + where() + " covers " + std::to_string(size) + " records but " +
-                        std::to_string(rep.records) + " precede it: records between #" +
-                        std::to_string(prev) + " and #" + std::to_string(std::max(size, rep.records) - 1) +
-                        " were " + (size > rep.records ? "deleted" : "inserted"),
+                    "checkpoint at " + where() + " covers " + std::to_string(size) +
+                        " records but " + std::to_string(rep.records) +
+                        " precede it: records between #" + std::to_string(prev) + " and #" +
+                        std::to_string(std::max(size, rep.records) - 1) + " were " +
+                        (size > rep.records ? "deleted" : "inserted"),
                     std::min(size, rep.records));
       }
       if (key != trusted_fp) {
         return fail(Problem::wrong_key,
-                    "checkpoint at " + where() + " is signed by key " + key + ", not by the trusted key " + trusted_fp,
+                    "checkpoint at " + where() + " is signed by key " + key +
+                        ", not by the trusted key " + trusted_fp,
                     std::nullopt);
       }
       auto msg = checkpoint_message(rep.log_id, size, root, time, reason);
-      if (!verify_signature(options.public_key, {reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size()}, sig)) {
+      if (!verify_signature(options.public_key,
+                            {reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size()}, sig)) {
         return fail(Problem::bad_signature,
                     "checkpoint at " + where() + " (size " + std::to_string(size) +
                         ") has an invalid signature: the checkpoint or the log id was altered",
@@ -192,9 +217,10 @@ VerifyReport verify_log(const std::string& path, const VerifyOptions& options) {
       if (root != range.root()) {
         return fail(Problem::checkpoint_mismatch,
                     "the signed checkpoint at " + where() + " (size " + std::to_string(size) +
-                        ") does not match the records: a record among #" + std::to_string(prev) + "..#" +
-                        std::to_string(size == 0 ? 0 : size - 1) +
-                        " was modified, inserted, deleted or reordered and the tree roots after it rewritten",
+                        ") does not match the records: a record among #" + std::to_string(prev) +
+                        "..#" + std::to_string(size == 0 ? 0 : size - 1) +
+                        " was modified, inserted, deleted or reordered and the tree roots after it "
+                        "rewritten",
                     prev);
       }
       rep.signed_size = size;
@@ -205,7 +231,8 @@ VerifyReport verify_log(const std::string& path, const VerifyOptions& options) {
     offset += line.size() + 1;
     rep.good_bytes = offset;
   }
-  if (line_no == 0) return fail(Problem::bad_header, "'" + path + "' is empty (no header)", std::nullopt);
+  if (line_no == 0)
+    return fail(Problem::bad_header, "'" + path + "' is empty (no header)", std::nullopt);
   rep.root = range.root();
 
   // The HSM's memory of the newest signed head beats anything the file says about its end.
@@ -231,28 +258,32 @@ VerifyReport verify_log(const std::string& path, const VerifyOptions& options) {
         return fail(Problem::truncated,
                     "log truncated: the HSM recorded a signed log of " + std::to_string(hsize) +
                         " records, the file holds " + std::to_string(rep.records) + " (records #" +
-                        std::to_string(rep.records) + "..#" + std::to_string(hsize - 1) + " vanished)",
+                        std::to_string(rep.records) + "..#" + std::to_string(hsize - 1) +
+                        " vanished)",
                     rep.records);
       }
       if (tree_root(std::span<const Hash>(rep.leaves.data(), hsize)) != hroot) {
         const std::uint64_t from = std::min(rep.signed_size, hsize == 0 ? 0 : hsize - 1);
-        return fail(Problem::checkpoint_mismatch,
-                    "the first " + std::to_string(hsize) +
-                        " records do not match the signed head the HSM recorded: a record among #" +
-                        std::to_string(from) + "..#" + std::to_string(hsize == 0 ? 0 : hsize - 1) +
-                        " was modified, inserted, deleted or reordered (and checkpoints after it removed)",
-                    from);
+        return fail(
+            Problem::checkpoint_mismatch,
+            "the first " + std::to_string(hsize) +
+                " records do not match the signed head the HSM recorded: a record among #" +
+                std::to_string(from) + "..#" + std::to_string(hsize == 0 ? 0 : hsize - 1) +
+                " was modified, inserted, deleted or reordered (and checkpoints after it removed)",
+            from);
       }
     }
   }
   if (rep.signed_size < rep.records || rep.checkpoints == 0) {
-    return fail(Problem::uncovered_tail,
-                rep.checkpoints == 0 && rep.records == 0
-                    ? std::string("the log has no signed checkpoint (it was never closed)")
-                    : "records #" + std::to_string(rep.signed_size) + "..#" + std::to_string(rep.records - 1) +
-                          " are not covered by a signed checkpoint: the log was not closed cleanly, "
-                          "or its tail (with the closing checkpoint) was cut off",
-                rep.signed_size);
+    return fail(
+        Problem::uncovered_tail,
+        rep.checkpoints == 0 && rep.records == 0
+            ? std::string("the log has no signed checkpoint (it was never closed)")
+            : "records #" + std::to_string(rep.signed_size) + "..#" +
+                  std::to_string(rep.records - 1) +
+                  " are not covered by a signed checkpoint: the log was not closed cleanly, "
+                  "or its tail (with the closing checkpoint) was cut off",
+        rep.signed_size);
   }
   return rep;
 }

@@ -49,9 +49,9 @@ struct VerifyOptions {
 
 struct VerifyReport {
   Problem problem = Problem::none;
-  std::string message;                         // human-readable, names record and line
+  std::string message;                            // human-readable, names record and line
   std::optional<std::uint64_t> first_bad_record;  // sequence number, when one can be named
-  std::uint64_t line = 0;                      // 1-based line of the problem
+  std::uint64_t line = 0;                         // 1-based line of the problem
   std::string log_id;
   std::uint64_t records = 0, checkpoints = 0;  // good ones read before the problem
   std::uint64_t signed_size = 0;               // size of the last valid checkpoint

@@ -15,7 +15,8 @@ namespace deepseek::security::hsm {
 AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
   std::string templ = path_ + ".tmp-XXXXXX";
   fd_ = ::mkstemp(templ.data());
-  DS_CHECK(fd_ >= 0, "[io] cannot create temporary file next to '", path_, "': ", std::strerror(errno));
+  DS_CHECK(fd_ >= 0, "[io] cannot create temporary file next to '", path_,
+           "': ", std::strerror(errno));
   tmp_ = templ;
 }
 

@@ -36,15 +36,10 @@ struct Header {
 
 Header make_header(const KeyEncryptionKey& kek, std::span<const std::uint8_t> wrapped,
                    std::span<const std::uint8_t> nonce, std::uint64_t n) {
-  nlohmann::json j = {{"format", "deepseek-envelope"},
-                      {"version", 1},
-                      {"cipher", "AES-256-GCM"},
-                      {"key_wrap", "CKM_AES_KEY_WRAP_PAD"},
-                      {"kek", kek.name()},
-                      {"kek_id", to_hex(kek.id())},
-                      {"wrapped_key", to_hex(wrapped)},
-                      {"nonce", to_hex(nonce)},
-                      {"plaintext_bytes", n}};
+  nlohmann::json j = {
+      {"format", "deepseek-envelope"},      {"version", 1},           {"cipher", "AES-256-GCM"},
+      {"key_wrap", "CKM_AES_KEY_WRAP_PAD"}, {"kek", kek.name()},      {"kek_id", to_hex(kek.id())},
+      {"wrapped_key", to_hex(wrapped)},     {"nonce", to_hex(nonce)}, {"plaintext_bytes", n}};
   std::string text = j.dump();
   Header h;
   h.aad.assign(kMagic, kMagic + 8);
@@ -60,8 +55,8 @@ Header make_header(const KeyEncryptionKey& kek, std::span<const std::uint8_t> wr
 // Parses and validates the prefix+header; `total` is the whole blob/file size.
 Header parse_header(std::span<const std::uint8_t> prefix_and_more, std::uint64_t total,
                     const std::string& what) {
-  DS_CHECK(total >= kPrefix && std::memcmp(prefix_and_more.data(), kMagic, 8) == 0,
-           "[envelope] ", what, " is not a deepseek envelope-encrypted file (bad magic)");
+  DS_CHECK(total >= kPrefix && std::memcmp(prefix_and_more.data(), kMagic, 8) == 0, "[envelope] ",
+           what, " is not a deepseek envelope-encrypted file (bad magic)");
   std::uint32_t len = 0;
   for (int i = 0; i < 4; ++i) len |= std::uint32_t{prefix_and_more[8 + i]} << (8 * i);
   DS_CHECK(len > 0 && len <= kMaxHeader && kPrefix + len <= prefix_and_more.size(), "[envelope] ",
@@ -72,9 +67,11 @@ Header parse_header(std::span<const std::uint8_t> prefix_and_more, std::uint64_t
   try {
     j = nlohmann::json::parse(h.aad.begin() + kPrefix, h.aad.end());
     DS_CHECK(j.at("format") == "deepseek-envelope", "[envelope] ", what, ": unknown format");
-    DS_CHECK(j.at("version") == 1, "[envelope] ", what, ": unsupported version ", j.at("version").dump());
+    DS_CHECK(j.at("version") == 1, "[envelope] ", what, ": unsupported version ",
+             j.at("version").dump());
     DS_CHECK(j.at("cipher") == "AES-256-GCM", "[envelope] ", what, ": unsupported cipher");
-    DS_CHECK(j.at("key_wrap") == "CKM_AES_KEY_WRAP_PAD", "[envelope] ", what, ": unsupported key wrap");
+    DS_CHECK(j.at("key_wrap") == "CKM_AES_KEY_WRAP_PAD", "[envelope] ", what,
+             ": unsupported key wrap");
     h.wrapped_key = from_hex(j.at("wrapped_key").get<std::string>(), "wrapped_key");
     h.nonce = from_hex(j.at("nonce").get<std::string>(), "nonce");
     h.plaintext_bytes = j.at("plaintext_bytes").get<std::uint64_t>();
@@ -82,8 +79,7 @@ Header parse_header(std::span<const std::uint8_t> prefix_and_more, std::uint64_t
     DS_THROW("[envelope] ", what, " has a corrupt header: ", e.what());
   }
   DS_CHECK(h.nonce.size() == kNonce, "[envelope] ", what, ": nonce must be 12 bytes");
-  DS_CHECK(h.plaintext_bytes <= kMaxPlaintext &&
-               total == kPrefix + len + h.plaintext_bytes + kTag,
+  DS_CHECK(h.plaintext_bytes <= kMaxPlaintext && total == kPrefix + len + h.plaintext_bytes + kTag,
            "[envelope] ", what, " is truncated or has trailing bytes (header says ",
            h.plaintext_bytes, " bytes of data, file holds ", total, " bytes in all)");
   return h;
@@ -105,7 +101,8 @@ Ctx begin(bool encrypt, const SecretBytes& key, std::span<const std::uint8_t> no
   return ctx;
 }
 
-void update(EVP_CIPHER_CTX* ctx, bool encrypt, const std::uint8_t* in, std::size_t n, std::uint8_t* out) {
+void update(EVP_CIPHER_CTX* ctx, bool encrypt, const std::uint8_t* in, std::size_t n,
+            std::uint8_t* out) {
   while (n > 0) {
     int step = static_cast<int>(std::min<std::size_t>(n, kChunk));
     int written = 0;
@@ -206,7 +203,8 @@ void envelope_decrypt_file(const KeyEncryptionKey& kek, const std::string& in_pa
   DS_CHECK(in.good(), "[envelope] cannot open '", in_path, "'");
   std::uint64_t total = static_cast<std::uint64_t>(in.tellg());
   in.seekg(0);
-  std::vector<std::uint8_t> head(static_cast<std::size_t>(std::min<std::uint64_t>(total, kPrefix + kMaxHeader)));
+  std::vector<std::uint8_t> head(
+      static_cast<std::size_t>(std::min<std::uint64_t>(total, kPrefix + kMaxHeader)));
   in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
   Header h = parse_header(head, total, "'" + in_path + "'");
   SecretBytes key = kek.unwrap(h.wrapped_key);
@@ -218,9 +216,11 @@ void envelope_decrypt_file(const KeyEncryptionKey& kek, const std::string& in_pa
   std::vector<std::uint8_t> buf(kChunk), dec(kChunk);
   std::uint64_t done = 0;
   while (done < h.plaintext_bytes) {
-    std::size_t step = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, h.plaintext_bytes - done));
+    std::size_t step =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, h.plaintext_bytes - done));
     in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(step));
-    DS_CHECK(in.gcount() == static_cast<std::streamsize>(step), "[envelope] '", in_path, "' is truncated");
+    DS_CHECK(in.gcount() == static_cast<std::streamsize>(step), "[envelope] '", in_path,
+             "' is truncated");
     update(ctx.get(), false, buf.data(), step, dec.data());
     w.write(dec.data(), step);
     done += step;
@@ -228,7 +228,8 @@ void envelope_decrypt_file(const KeyEncryptionKey& kek, const std::string& in_pa
   OPENSSL_cleanse(dec.data(), dec.size());
   std::uint8_t tag[kTag];
   in.read(reinterpret_cast<char*>(tag), kTag);
-  DS_CHECK(in.gcount() == static_cast<std::streamsize>(kTag), "[envelope] '", in_path, "' is truncated");
+  DS_CHECK(in.gcount() == static_cast<std::streamsize>(kTag), "[envelope] '", in_path,
+           "' is truncated");
   int m = 0;
   DS_CHECK(EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, tag) == 1 &&
                EVP_DecryptFinal_ex(ctx.get(), nullptr, &m) == 1,

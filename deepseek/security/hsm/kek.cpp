@@ -49,19 +49,23 @@ KeyEncryptionKey KeyEncryptionKey::open(std::string_view uri) {
 }
 
 KeyEncryptionKey KeyEncryptionKey::open(std::shared_ptr<Session> session, const Pkcs11Uri& uri) {
-  DS_CHECK(!uri.type || *uri.type == "secret-key", "[hsm] KEK URI must name a secret-key, got type=",
-           *uri.type);
+  DS_CHECK(!uri.type || *uri.type == "secret-key",
+           "[hsm] KEK URI must name a secret-key, got type=", *uri.type);
   CK_OBJECT_HANDLE h = session->find_one(CKO_SECRET_KEY, uri);
   const std::string name = uri.to_string();
-  DS_CHECK(session->get_ulong(h, CKA_KEY_TYPE) == CKK_AES, "[hsm] KEK ", name, " is not an AES key");
+  DS_CHECK(session->get_ulong(h, CKA_KEY_TYPE) == CKK_AES, "[hsm] KEK ", name,
+           " is not an AES key");
   DS_CHECK(session->get_ulong(h, CKA_VALUE_LEN) == 32, "[hsm] KEK ", name,
-           " is not 256 bits long (CKA_VALUE_LEN = ", session->get_ulong(h, CKA_VALUE_LEN), " bytes)");
+           " is not 256 bits long (CKA_VALUE_LEN = ", session->get_ulong(h, CKA_VALUE_LEN),
+           " bytes)");
   // The startup assertion the design asks for: a KEK that was ever extractable is refused.
   DS_CHECK(session->get_bool(h, CKA_NEVER_EXTRACTABLE), "[hsm] refusing KEK ", name,
            ": CKA_NEVER_EXTRACTABLE is false (the key was extractable at some point, so a copy "
            "may exist outside the token)");
-  DS_CHECK(!session->get_bool(h, CKA_EXTRACTABLE), "[hsm] refusing KEK ", name, ": it is extractable");
-  DS_CHECK(session->get_bool(h, CKA_SENSITIVE), "[hsm] refusing KEK ", name, ": it is not sensitive");
+  DS_CHECK(!session->get_bool(h, CKA_EXTRACTABLE), "[hsm] refusing KEK ", name,
+           ": it is extractable");
+  DS_CHECK(session->get_bool(h, CKA_SENSITIVE), "[hsm] refusing KEK ", name,
+           ": it is not sensitive");
   DS_CHECK(session->get_bool(h, CKA_WRAP) && session->get_bool(h, CKA_UNWRAP), "[hsm] KEK ", name,
            " is not allowed to wrap and unwrap (CKA_WRAP/CKA_UNWRAP)");
   auto id = session->get_bytes(h, CKA_ID).value_or(std::vector<std::uint8_t>{});
@@ -71,11 +75,13 @@ KeyEncryptionKey KeyEncryptionKey::open(std::shared_ptr<Session> session, const 
 }
 
 std::vector<std::uint8_t> KeyEncryptionKey::wrap(std::span<const std::uint8_t> secret) const {
-  DS_CHECK(!secret.empty() && secret.size() <= 4096, "[hsm] can wrap 1..4096 bytes, got ", secret.size());
+  DS_CHECK(!secret.empty() && secret.size() <= 4096, "[hsm] can wrap 1..4096 bytes, got ",
+           secret.size());
   // SoftHSM2 2.6 returns the RFC 5649 zero padding along with the key on unwrap, so the exact
   // length travels inside the wrapped payload: 4-byte big-endian length, then the secret.
   SecretBytes framed(secret.size() + 4);
-  for (int i = 0; i < 4; ++i) framed.data()[i] = static_cast<std::uint8_t>(secret.size() >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i)
+    framed.data()[i] = static_cast<std::uint8_t>(secret.size() >> (24 - 8 * i));
   std::copy(secret.begin(), secret.end(), framed.data() + 4);
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
   CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
@@ -110,26 +116,28 @@ SecretBytes KeyEncryptionKey::unwrap(std::span<const std::uint8_t> wrapped) cons
   // Unwrapped as a non-sensitive session object only so its value can be read into our
   // zeroizing buffer; the object is destroyed immediately after.
   CK_ATTRIBUTE t[] = {
-      {CKA_CLASS, &cls, sizeof cls},   {CKA_KEY_TYPE, &kt, sizeof kt},
-      {CKA_TOKEN, &kFalse, 1},         {CKA_SENSITIVE, &kFalse, 1},
-      {CKA_EXTRACTABLE, &kTrue, 1},
+      {CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt}, {CKA_TOKEN, &kFalse, 1},
+      {CKA_SENSITIVE, &kFalse, 1},   {CKA_EXTRACTABLE, &kTrue, 1},
   };
   std::lock_guard lock(session_->mutex());
   auto* fn = session_->fn();
   CK_MECHANISM mech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
   ObjectGuard obj{*session_, CK_INVALID_HANDLE};
-  CK_RV rv = fn->C_UnwrapKey(session_->handle(), &mech, key_, const_cast<std::uint8_t*>(wrapped.data()),
-                             wrapped.size(), t, 5, &obj.h);
+  CK_RV rv =
+      fn->C_UnwrapKey(session_->handle(), &mech, key_, const_cast<std::uint8_t*>(wrapped.data()),
+                      wrapped.size(), t, 5, &obj.h);
   if (rv != CKR_OK) {
     obj.h = CK_INVALID_HANDLE;
     DS_THROW("[hsm] unwrap with KEK ", name_, " failed: ", rv_name(rv),
              " (the blob was wrapped by a different key, or it was modified)");
   }
   CK_ATTRIBUTE a{CKA_VALUE, nullptr, 0};
-  check_rv(fn->C_GetAttributeValue(session_->handle(), obj.h, &a, 1), "C_GetAttributeValue (unwrapped)");
+  check_rv(fn->C_GetAttributeValue(session_->handle(), obj.h, &a, 1),
+           "C_GetAttributeValue (unwrapped)");
   SecretBytes out(a.ulValueLen);
   a.pValue = out.data();
-  check_rv(fn->C_GetAttributeValue(session_->handle(), obj.h, &a, 1), "C_GetAttributeValue (unwrapped)");
+  check_rv(fn->C_GetAttributeValue(session_->handle(), obj.h, &a, 1),
+           "C_GetAttributeValue (unwrapped)");
   out.resize_down(a.ulValueLen);
   DS_CHECK(out.size() >= 4, "[hsm] unwrapped payload is too short");
   std::size_t n = 0;

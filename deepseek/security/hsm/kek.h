@@ -45,7 +45,11 @@ class KeyEncryptionKey {
  private:
   KeyEncryptionKey(std::shared_ptr<Session> s, CK_OBJECT_HANDLE h, std::string name,
                    std::vector<std::uint8_t> id, std::string label)
-      : session_(std::move(s)), key_(h), name_(std::move(name)), id_(std::move(id)), label_(std::move(label)) {}
+      : session_(std::move(s)),
+        key_(h),
+        name_(std::move(name)),
+        id_(std::move(id)),
+        label_(std::move(label)) {}
   std::shared_ptr<Session> session_;
   CK_OBJECT_HANDLE key_;
   std::string name_;

@@ -48,8 +48,9 @@ std::shared_ptr<Module> Module::load(const std::string& path) {
     finalize = false;
   } else if (rv != CKR_OK) {
     ::dlclose(handle);
-    DS_THROW("[hsm] C_Initialize of '", path, "' failed: ", rv_name(rv),
-             rv == CKR_GENERAL_ERROR ? " (for SoftHSM2, check SOFTHSM2_CONF and its tokendir)" : "");
+    DS_THROW(
+        "[hsm] C_Initialize of '", path, "' failed: ", rv_name(rv),
+        rv == CKR_GENERAL_ERROR ? " (for SoftHSM2, check SOFTHSM2_CONF and its tokendir)" : "");
   }
   std::shared_ptr<Module> m(new Module(path, handle, fn, finalize));
   registry()[path] = m;

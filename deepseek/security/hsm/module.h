@@ -4,10 +4,10 @@
 // when the last one goes away. Also turns CK_RV codes into deepseek::Error with their names.
 #pragma once
 
+#include <p11-kit-1/p11-kit/pkcs11.h>
+
 #include <memory>
 #include <string>
-
-#include <p11-kit-1/p11-kit/pkcs11.h>
 
 namespace deepseek::security::hsm {
 

@@ -31,15 +31,15 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 // RFC 7512 p11-pchar / p11-qchar unreserved set, plus the characters both allow unescaped.
 bool is_plain(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~' || c == ':' || c == '[' || c == ']' ||
-         c == '@' || c == '!' || c == '$' || c == '\'' || c == '(' || c == ')' || c == '*' ||
-         c == '+' || c == ',' || c == '=' || c == '/' || c == '|';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == ':' || c == '[' || c == ']' || c == '@' ||
+         c == '!' || c == '$' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' ||
+         c == ',' || c == '=' || c == '/' || c == '|';
 }
 
 unsigned long parse_ulong(const std::string& s, std::string_view what) {
-  DS_CHECK(!s.empty() && s.find_first_not_of("0123456789") == std::string::npos,
-           "[pkcs11 uri] ", what, " must be a decimal number, got '", s, "'");
+  DS_CHECK(!s.empty() && s.find_first_not_of("0123456789") == std::string::npos, "[pkcs11 uri] ",
+           what, " must be a decimal number, got '", s, "'");
   try {
     return std::stoul(s);
   } catch (const std::exception&) {
@@ -59,8 +59,8 @@ std::string percent_decode(std::string_view s, std::string_view what) {
     }
     DS_CHECK(i + 2 < s.size(), "[pkcs11 uri] truncated percent-escape in ", what);
     int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-    DS_CHECK(hi >= 0 && lo >= 0, "[pkcs11 uri] bad percent-escape '%", s.substr(i + 1, 2),
-             "' in ", what);
+    DS_CHECK(hi >= 0 && lo >= 0, "[pkcs11 uri] bad percent-escape '%", s.substr(i + 1, 2), "' in ",
+             what);
     out.push_back(static_cast<char>(hi * 16 + lo));
     i += 2;
   }
@@ -117,12 +117,18 @@ Pkcs11Uri Pkcs11Uri::parse(std::string_view uri) {
     }
     std::string value = percent_decode(raw, name);
     if (!is_query) {
-      if (name == "token") out.token = value;
-      else if (name == "manufacturer") out.manufacturer = value;
-      else if (name == "serial") out.serial = value;
-      else if (name == "model") out.model = value;
-      else if (name == "object") out.object = value;
-      else if (name == "slot-id") out.slot_id = parse_ulong(value, "slot-id");
+      if (name == "token")
+        out.token = value;
+      else if (name == "manufacturer")
+        out.manufacturer = value;
+      else if (name == "serial")
+        out.serial = value;
+      else if (name == "model")
+        out.model = value;
+      else if (name == "object")
+        out.object = value;
+      else if (name == "slot-id")
+        out.slot_id = parse_ulong(value, "slot-id");
       else if (name == "type") {
         DS_CHECK(value == "public" || value == "private" || value == "cert" ||
                      value == "secret-key" || value == "data",
@@ -139,12 +145,18 @@ Pkcs11Uri Pkcs11Uri::parse(std::string_view uri) {
         DS_THROW("[pkcs11 uri] unknown path attribute '", name, "'");
       }
     } else {
-      if (name == "pin-value") out.pin_value = value;
-      else if (name == "pin-source") out.pin_source = value;
-      else if (name == "module-path") out.module_path = value;
-      else if (name == "module-name") out.module_name = value;
-      else if (name.rfind("x-", 0) == 0) out.vendor["?" + name] = value;
-      else DS_THROW("[pkcs11 uri] unknown query attribute '", name, "'");
+      if (name == "pin-value")
+        out.pin_value = value;
+      else if (name == "pin-source")
+        out.pin_source = value;
+      else if (name == "module-path")
+        out.module_path = value;
+      else if (name == "module-name")
+        out.module_name = value;
+      else if (name.rfind("x-", 0) == 0)
+        out.vendor["?" + name] = value;
+      else
+        DS_THROW("[pkcs11 uri] unknown query attribute '", name, "'");
     }
   };
   for (auto a : split(path, ';')) take(a, ';', false);
@@ -180,8 +192,10 @@ std::string Pkcs11Uri::to_string(bool include_pin_value) const {
   }
   if (type) add(path, ';', "type", *type);
   if (pin_value) {
-    if (include_pin_value) add(query, '&', "pin-value", *pin_value);
-    else query += std::string(query.empty() ? "" : "&") + "pin-value=***";
+    if (include_pin_value)
+      add(query, '&', "pin-value", *pin_value);
+    else
+      query += std::string(query.empty() ? "" : "&") + "pin-value=***";
   }
   if (pin_source) add(query, '&', "pin-source", *pin_source);
   if (module_name) add(query, '&', "module-name", *module_name);

@@ -17,15 +17,15 @@ namespace deepseek::security::hsm {
 
 struct Pkcs11Uri {
   // Path attributes (all optional; absent = matches anything).
-  std::optional<std::string> token;         // CK_TOKEN_INFO.label
-  std::optional<std::string> manufacturer;  // CK_TOKEN_INFO.manufacturerID
-  std::optional<std::string> serial;        // CK_TOKEN_INFO.serialNumber
-  std::optional<std::string> model;         // CK_TOKEN_INFO.model
-  std::optional<unsigned long> slot_id;     // slot-id
-  std::optional<std::string> object;        // CKA_LABEL
+  std::optional<std::string> token;             // CK_TOKEN_INFO.label
+  std::optional<std::string> manufacturer;      // CK_TOKEN_INFO.manufacturerID
+  std::optional<std::string> serial;            // CK_TOKEN_INFO.serialNumber
+  std::optional<std::string> model;             // CK_TOKEN_INFO.model
+  std::optional<unsigned long> slot_id;         // slot-id
+  std::optional<std::string> object;            // CKA_LABEL
   std::optional<std::vector<std::uint8_t>> id;  // CKA_ID (raw bytes)
-  std::optional<std::string> type;          // public | private | cert | secret-key | data
-  std::map<std::string, std::string> vendor;  // x-* attributes, kept but unused
+  std::optional<std::string> type;              // public | private | cert | secret-key | data
+  std::map<std::string, std::string> vendor;    // x-* attributes, kept but unused
 
   // Query attributes.
   std::optional<std::string> pin_value;

@@ -9,7 +9,10 @@
 namespace deepseek::security::hsm {
 
 ScratchToken::ScratchToken(std::string label, bool provision_keys)
-    : label_(std::move(label)), module_("/usr/lib/softhsm/libsofthsm2.so"), pin_("1234"), so_pin_("5678") {
+    : label_(std::move(label)),
+      module_("/usr/lib/softhsm/libsofthsm2.so"),
+      pin_("1234"),
+      so_pin_("5678") {
   DS_CHECK(std::filesystem::exists(module_), "[hsm] SoftHSM2 is not installed (", module_,
            " missing; apt-get install softhsm2)");
   std::string templ = (std::filesystem::temp_directory_path() / "deepseek-softhsm-XXXXXX").string();
@@ -38,12 +41,15 @@ ScratchToken::~ScratchToken() {
   session_.reset();
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
-  if (had_old_conf_) ::setenv("SOFTHSM2_CONF", old_conf_.c_str(), 1);
-  else ::unsetenv("SOFTHSM2_CONF");
+  if (had_old_conf_)
+    ::setenv("SOFTHSM2_CONF", old_conf_.c_str(), 1);
+  else
+    ::unsetenv("SOFTHSM2_CONF");
 }
 
 std::string ScratchToken::uri(const std::string& object) const {
-  return "pkcs11:token=" + label_ + ";object=" + object + "?pin-value=" + pin_ + "&module-path=" + module_;
+  return "pkcs11:token=" + label_ + ";object=" + object + "?pin-value=" + pin_ +
+         "&module-path=" + module_;
 }
 
 std::string ScratchToken::uri_without_pin(const std::string& object) const {

@@ -25,7 +25,8 @@ WrappedSeed WrappedSeed::from_json(std::string_view text) {
   try {
     auto j = nlohmann::json::parse(text);
     DS_CHECK(j.at("format") == "deepseek-wrapped-seed", "[seed] not a wrapped-seed file");
-    DS_CHECK(j.at("version") == 1, "[seed] unsupported wrapped-seed version ", j.at("version").dump());
+    DS_CHECK(j.at("version") == 1, "[seed] unsupported wrapped-seed version ",
+             j.at("version").dump());
     DS_CHECK(j.at("key_wrap") == "CKM_AES_KEY_WRAP_PAD", "[seed] unsupported key wrap");
     w.purpose = j.at("purpose").get<std::string>();
     w.kek = j.at("kek").get<std::string>();
@@ -34,12 +35,13 @@ WrappedSeed WrappedSeed::from_json(std::string_view text) {
   } catch (const nlohmann::json::exception& e) {
     DS_THROW("[seed] corrupt wrapped-seed file: ", e.what());
   }
-  DS_CHECK(w.blob.size() >= 16 && w.blob.size() % 8 == 0, "[seed] wrapped seed has impossible length ",
-           w.blob.size());
+  DS_CHECK(w.blob.size() >= 16 && w.blob.size() % 8 == 0,
+           "[seed] wrapped seed has impossible length ", w.blob.size());
   return w;
 }
 
-SecretSeedStore::SecretSeedStore(std::string_view kek_uri) : kek_(KeyEncryptionKey::open(kek_uri)) {}
+SecretSeedStore::SecretSeedStore(std::string_view kek_uri)
+    : kek_(KeyEncryptionKey::open(kek_uri)) {}
 
 WrappedSeed SecretSeedStore::seal(std::span<const std::uint8_t> seed, std::string purpose) const {
   WrappedSeed w;

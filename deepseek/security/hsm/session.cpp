@@ -26,12 +26,18 @@ std::vector<CK_SLOT_ID> slot_list(CK_FUNCTION_LIST* fn, bool token_present) {
 
 const char* class_name(CK_OBJECT_CLASS cls) {
   switch (cls) {
-    case CKO_SECRET_KEY: return "secret key";
-    case CKO_PRIVATE_KEY: return "private key";
-    case CKO_PUBLIC_KEY: return "public key";
-    case CKO_DATA: return "data object";
-    case CKO_CERTIFICATE: return "certificate";
-    default: return "object";
+    case CKO_SECRET_KEY:
+      return "secret key";
+    case CKO_PRIVATE_KEY:
+      return "private key";
+    case CKO_PUBLIC_KEY:
+      return "public key";
+    case CKO_DATA:
+      return "data object";
+    case CKO_CERTIFICATE:
+      return "certificate";
+    default:
+      return "object";
   }
 }
 
@@ -57,7 +63,8 @@ std::shared_ptr<Session> Session::open(const Pkcs11Uri& uri) {
     present.push_back(l);
     if (uri.slot_id && *uri.slot_id != slot) continue;
     if (uri.token && *uri.token != l) continue;
-    if (uri.serial && *uri.serial != trim_padded(info.serialNumber, sizeof info.serialNumber)) continue;
+    if (uri.serial && *uri.serial != trim_padded(info.serialNumber, sizeof info.serialNumber))
+      continue;
     if (uri.manufacturer &&
         *uri.manufacturer != trim_padded(info.manufacturerID, sizeof info.manufacturerID))
       continue;
@@ -91,7 +98,11 @@ std::shared_ptr<Session> Session::open(const Pkcs11Uri& uri) {
 
 Session::Session(std::shared_ptr<Module> m, CK_SLOT_ID slot, CK_SESSION_HANDLE s, std::string label,
                  Pkcs11Uri uri)
-    : module_(std::move(m)), slot_(slot), session_(s), token_label_(std::move(label)), uri_(std::move(uri)) {
+    : module_(std::move(m)),
+      slot_(slot),
+      session_(s),
+      token_label_(std::move(label)),
+      uri_(std::move(uri)) {
   uri_.pin_value.reset();  // the PIN is not kept around once used
 }
 
@@ -123,7 +134,8 @@ std::vector<CK_OBJECT_HANDLE> Session::find(CK_OBJECT_CLASS cls, const Pkcs11Uri
 CK_OBJECT_HANDLE Session::find_one(CK_OBJECT_CLASS cls, const Pkcs11Uri& uri) const {
   auto found = find(cls, uri);
   DS_CHECK(!found.empty(), "[hsm] no ", class_name(cls), " matching ", uri.to_string(),
-           " in token '", token_label_, "'", uri.resolve_pin() ? "" : " (no PIN given: private objects are invisible until login)");
+           " in token '", token_label_, "'",
+           uri.resolve_pin() ? "" : " (no PIN given: private objects are invisible until login)");
   DS_CHECK(found.size() == 1, "[hsm] ", found.size(), " ", class_name(cls), "s match ",
            uri.to_string(), " in token '", token_label_, "'; add id= to pick one");
   return found[0];
@@ -171,18 +183,25 @@ CK_OBJECT_HANDLE Session::generate_aes_kek(const std::string& label,
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
   CK_KEY_TYPE kt = CKK_AES;
   CK_ULONG len = 32;
-  std::vector<CK_ATTRIBUTE> t{
-      attr(CKA_CLASS, &cls, sizeof cls),          attr(CKA_KEY_TYPE, &kt, sizeof kt),
-      attr(CKA_VALUE_LEN, &len, sizeof len),      attr(CKA_TOKEN, &kTrue, 1),
-      attr(CKA_PRIVATE, &kTrue, 1),               attr(CKA_SENSITIVE, &kTrue, 1),
-      attr(CKA_EXTRACTABLE, &kFalse, 1),          attr(CKA_WRAP, &kTrue, 1),
-      attr(CKA_UNWRAP, &kTrue, 1),                attr(CKA_ENCRYPT, &kFalse, 1),
-      attr(CKA_DECRYPT, &kFalse, 1),              attr(CKA_SIGN, &kFalse, 1),
-      attr(CKA_LABEL, label.data(), label.size()), attr(CKA_ID, id.data(), id.size())};
+  std::vector<CK_ATTRIBUTE> t{attr(CKA_CLASS, &cls, sizeof cls),
+                              attr(CKA_KEY_TYPE, &kt, sizeof kt),
+                              attr(CKA_VALUE_LEN, &len, sizeof len),
+                              attr(CKA_TOKEN, &kTrue, 1),
+                              attr(CKA_PRIVATE, &kTrue, 1),
+                              attr(CKA_SENSITIVE, &kTrue, 1),
+                              attr(CKA_EXTRACTABLE, &kFalse, 1),
+                              attr(CKA_WRAP, &kTrue, 1),
+                              attr(CKA_UNWRAP, &kTrue, 1),
+                              attr(CKA_ENCRYPT, &kFalse, 1),
+                              attr(CKA_DECRYPT, &kFalse, 1),
+                              attr(CKA_SIGN, &kFalse, 1),
+                              attr(CKA_LABEL, label.data(), label.size()),
+                              attr(CKA_ID, id.data(), id.size())};
   CK_MECHANISM mech{CKM_AES_KEY_GEN, nullptr, 0};
   CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
   std::lock_guard lock(mutex_);
-  check_rv(fn()->C_GenerateKey(session_, &mech, t.data(), t.size(), &key), "C_GenerateKey (AES KEK)");
+  check_rv(fn()->C_GenerateKey(session_, &mech, t.data(), t.size(), &key),
+           "C_GenerateKey (AES KEK)");
   return key;
 }
 
@@ -190,14 +209,16 @@ void Session::generate_ec_p256_keypair(const std::string& label,
                                        const std::vector<std::uint8_t>& id) const {
   // DER of OID 1.2.840.10045.3.1.7 (prime256v1).
   static const std::uint8_t p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-  std::vector<CK_ATTRIBUTE> pub{
-      attr(CKA_EC_PARAMS, p256, sizeof p256),     attr(CKA_TOKEN, &kTrue, 1),
-      attr(CKA_VERIFY, &kTrue, 1),                attr(CKA_PRIVATE, &kFalse, 1),
-      attr(CKA_LABEL, label.data(), label.size()), attr(CKA_ID, id.data(), id.size())};
+  std::vector<CK_ATTRIBUTE> pub{attr(CKA_EC_PARAMS, p256, sizeof p256),
+                                attr(CKA_TOKEN, &kTrue, 1),
+                                attr(CKA_VERIFY, &kTrue, 1),
+                                attr(CKA_PRIVATE, &kFalse, 1),
+                                attr(CKA_LABEL, label.data(), label.size()),
+                                attr(CKA_ID, id.data(), id.size())};
   std::vector<CK_ATTRIBUTE> priv{
-      attr(CKA_TOKEN, &kTrue, 1),                 attr(CKA_PRIVATE, &kTrue, 1),
-      attr(CKA_SENSITIVE, &kTrue, 1),             attr(CKA_EXTRACTABLE, &kFalse, 1),
-      attr(CKA_SIGN, &kTrue, 1),                  attr(CKA_LABEL, label.data(), label.size()),
+      attr(CKA_TOKEN, &kTrue, 1),        attr(CKA_PRIVATE, &kTrue, 1),
+      attr(CKA_SENSITIVE, &kTrue, 1),    attr(CKA_EXTRACTABLE, &kFalse, 1),
+      attr(CKA_SIGN, &kTrue, 1),         attr(CKA_LABEL, label.data(), label.size()),
       attr(CKA_ID, id.data(), id.size())};
   CK_MECHANISM mech{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   CK_OBJECT_HANDLE hpub, hpriv;
@@ -226,9 +247,10 @@ void Session::init_token(const std::string& module_path, const std::string& labe
   unsigned char padded[32];
   std::memset(padded, ' ', sizeof padded);
   std::memcpy(padded, label.data(), label.size());
-  check_rv(fn->C_InitToken(*free_slot, reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(so_pin.data())),
-                           so_pin.size(), padded),
-           "C_InitToken");
+  check_rv(
+      fn->C_InitToken(*free_slot, reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(so_pin.data())),
+                      so_pin.size(), padded),
+      "C_InitToken");
   // SoftHSM2 moves an initialized token to a new slot id: look it up again by label.
   std::optional<CK_SLOT_ID> slot;
   for (CK_SLOT_ID s : slot_list(fn, true)) {
@@ -241,8 +263,8 @@ void Session::init_token(const std::string& module_path, const std::string& labe
   CK_SESSION_HANDLE s;
   check_rv(fn->C_OpenSession(*slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s),
            "C_OpenSession");
-  CK_RV rv = fn->C_Login(s, CKU_SO, reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(so_pin.data())),
-                         so_pin.size());
+  CK_RV rv = fn->C_Login(
+      s, CKU_SO, reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(so_pin.data())), so_pin.size());
   if (rv == CKR_OK)
     rv = fn->C_InitPIN(s, reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(user_pin.data())),
                        user_pin.size());

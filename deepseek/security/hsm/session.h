@@ -51,8 +51,10 @@ class Session {
   // Provisioning. The KEK is an AES-256 token key that can only wrap/unwrap and is created
   // sensitive and non-extractable, so CKA_NEVER_EXTRACTABLE becomes true. The signing key
   // is an EC P-256 pair whose private half is likewise non-extractable.
-  CK_OBJECT_HANDLE generate_aes_kek(const std::string& label, const std::vector<std::uint8_t>& id) const;
-  void generate_ec_p256_keypair(const std::string& label, const std::vector<std::uint8_t>& id) const;
+  CK_OBJECT_HANDLE generate_aes_kek(const std::string& label,
+                                    const std::vector<std::uint8_t>& id) const;
+  void generate_ec_p256_keypair(const std::string& label,
+                                const std::vector<std::uint8_t>& id) const;
 
   // Initializes a token in the first free slot with `label`, sets the SO and user PINs.
   // For tests, benchmarks and first-time set-up (`deepseek hsm init-token`).
