@@ -2,6 +2,7 @@
 //   deepseek audit append LOG --subject S --action A --resource R [--attr k=v ...] [--key URI]
 //   deepseek audit verify LOG [--key URI | --pubkey PEM [--no-head]]
 //   deepseek audit pubkey --key URI
+//   deepseek audit prove LOG (--index I | --from M) [--key URI]   RFC 9162 proofs as JSON
 // The checkpoint key is a pkcs11: URI (EC P-256 pair in the HSM), from --key or
 // $DEEPSEEK_AUDIT_KEY. verify exits 0 when intact, 1 naming the first bad record otherwise,
 // 2 on bad usage.
@@ -11,6 +12,8 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
 #include <sstream>
 
 #include "deepseek/core/error.h"
@@ -35,6 +38,7 @@ int run_audit_impl(int argc, char** argv) {
   std::string log_path, key, subject, action, resource, decision, pubkey;
   std::vector<std::string> attrs;
   std::uint64_t every = 1000;
+  std::optional<std::uint64_t> index, from;
   bool json_out = false, no_head = false, fsync_each = false;
 
   auto* append = app.add_subcommand("append", "append one record (and sign a closing checkpoint)");
@@ -60,6 +64,16 @@ int run_audit_impl(int argc, char** argv) {
   verify->add_flag("--no-head", no_head,
                    "skip the HSM head check (cannot detect a cut-off signed tail)");
   verify->add_flag("--json", json_out, "print one JSON object");
+
+  auto* prove = app.add_subcommand(
+      "prove",
+      "print an inclusion (--index) or consistency (--from) proof against the signed root");
+  prove->add_option("log", log_path, "audit log file")->required();
+  auto* idx_opt = prove->add_option("--index", index, "record whose inclusion to prove");
+  prove->add_option("--from", from, "older tree size whose consistency to prove")
+      ->excludes(idx_opt);
+  prove->add_option("--key", key,
+                    "pkcs11: URI of the checkpoint key (default $DEEPSEEK_AUDIT_KEY)");
 
   auto* pub = app.add_subcommand("pubkey", "print the checkpoint key's public key as PEM");
   pub->add_option("--key", key, "pkcs11: URI of the checkpoint key (default $DEEPSEEK_AUDIT_KEY)");
@@ -157,6 +171,58 @@ int run_audit_impl(int argc, char** argv) {
         std::cout << "problem at line " << rep.line << "\n";
     }
     return rep.ok() ? 0 : 1;
+  }
+
+  if (prove->parsed()) {
+    if (!need_key()) return 2;
+    if (!index == !from) {
+      std::fprintf(stderr, "deepseek audit prove: give --index I or --from M\n");
+      return 2;
+    }
+    // Proofs are only worth something against a root the HSM signed, so the log is verified
+    // first and the proof is made for its last signed size.
+    auto notary = std::make_shared<audit::Pkcs11Notary>(uri);
+    auto rep = audit::verify_log(log_path, {notary->public_key(), notary.get()});
+    if (!rep.ok()) {
+      std::cout << "FAILED: " << log_path << ": " << rep.message << "\n";
+      return 1;
+    }
+    const std::uint64_t n = rep.signed_size;
+    std::span<const audit::Hash> leaves(rep.leaves.data(), n);
+    const audit::Hash root = audit::tree_root(leaves);
+    nlohmann::json j = {{"log_id", rep.log_id}, {"tree_size", n}, {"root", audit::hash_hex(root)}};
+    nlohmann::json path = nlohmann::json::array();
+    if (index) {
+      if (*index >= n) {
+        std::fprintf(stderr,
+                     "deepseek audit prove: --index %llu is not below the signed size %llu\n",
+                     static_cast<unsigned long long>(*index), static_cast<unsigned long long>(n));
+        return 2;
+      }
+      auto proof = audit::inclusion_proof(leaves, *index);
+      DS_CHECK(audit::verify_inclusion(*index, n, leaves[*index], proof, root),
+               "[audit] internal error: inclusion proof does not verify");
+      for (auto& h : proof) path.push_back(audit::hash_hex(h));
+      j["index"] = *index;
+      j["leaf_hash"] = audit::hash_hex(leaves[*index]);
+      j["inclusion_path"] = path;
+    } else {
+      if (*from == 0 || *from > n) {
+        std::fprintf(stderr, "deepseek audit prove: --from must be in 1..%llu\n",
+                     static_cast<unsigned long long>(n));
+        return 2;
+      }
+      auto old_root = audit::tree_root(leaves.subspan(0, *from));
+      auto proof = audit::consistency_proof(leaves, *from);
+      DS_CHECK(audit::verify_consistency(*from, n, old_root, root, proof),
+               "[audit] internal error: consistency proof does not verify");
+      for (auto& h : proof) path.push_back(audit::hash_hex(h));
+      j["old_size"] = *from;
+      j["old_root"] = audit::hash_hex(old_root);
+      j["consistency_path"] = path;
+    }
+    std::cout << j.dump(json_out ? -1 : 2) << "\n";
+    return 0;
   }
 
   if (pub->parsed()) {
