@@ -74,6 +74,7 @@ int run_audit_impl(int argc, char** argv) {
       ->excludes(idx_opt);
   prove->add_option("--key", key,
                     "pkcs11: URI of the checkpoint key (default $DEEPSEEK_AUDIT_KEY)");
+  prove->add_flag("--json", json_out, "print the JSON on one line");
 
   auto* pub = app.add_subcommand("pubkey", "print the checkpoint key's public key as PEM");
   pub->add_option("--key", key, "pkcs11: URI of the checkpoint key (default $DEEPSEEK_AUDIT_KEY)");
