@@ -62,7 +62,9 @@ void define() {
     Shape sh = reduced_shape(in[0].sizes(), dims_of(a), a.get<bool>("keepdim", false), "sum");
     DType t = a.has("dtype") ? dtype_from_name(a.get<std::string>("dtype"))
               : is_floating(in[0].dtype()) ? in[0].dtype() : DType::i64;
+    DS_CHECK(is_floating(t) || t == DType::i64, "dtype must be floating or i64, got ", dtype_name(t));
     if (t != in[0].dtype() && is_floating(t)) ops::cast_inputs(in, t);
+    if (t == DType::i64 && is_floating(in[0].dtype())) ops::cast_inputs(in, t);
     return std::vector<TensorMeta>{{sh, t, in[0].device()}};
   };
   s.backward = [](const BackwardContext& c) {

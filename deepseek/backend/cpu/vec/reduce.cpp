@@ -195,17 +195,18 @@ std::vector<bool> mask_of(const Tensor& in, const ops::Attrs& a) {
 // Accumulation type: f32 for f16/bf16/f32, f64 for f64, i64 for integers.
 template <typename T> using SumAcc = std::conditional_t<std::is_floating_point_v<opmath_t<T>>, opmath_t<T>, int64_t>;
 
+// Output dtype is the input's for floating types and i64 for integers (inference casts the
+// input first when another floating dtype is requested), so one instantiation per dtype.
 void sum_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a, bool mean) {
   auto mask = mask_of(in[0], a);
   visit_dtype(in[0].dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using V = SumAcc<T>;
-    visit_dtype(out[0].dtype(), [&](auto otag) {
-      using O = typename decltype(otag)::type;
-      reduce<SumR<V>, T, V, O>(in[0], out[0], mask, [mean](V acc, int64_t n) {
-        if (mean) return static_cast<O>(static_cast<opmath_t<O>>(acc / static_cast<V>(n == 0 ? 0 : n)));
-        return static_cast<O>(static_cast<opmath_t<O>>(acc));
-      });
+    using O = std::conditional_t<std::is_floating_point_v<opmath_t<T>>, T, int64_t>;
+    DS_CHECK(out[0].dtype() == dtype_of<O>(), "sum kernel: unexpected output dtype");
+    reduce<SumR<V>, T, V, O>(in[0], out[0], mask, [mean](V acc, int64_t n) {
+      if (mean) return static_cast<O>(static_cast<opmath_t<O>>(acc / static_cast<V>(n == 0 ? 0 : n)));
+      return static_cast<O>(static_cast<opmath_t<O>>(acc));
     });
   });
 }
