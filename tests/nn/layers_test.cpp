@@ -76,7 +76,7 @@ std::map<std::string, std::function<ModulePtr()>> count_configs() {
        }},
       {"decoder_512_8", [] { return make_shared<TransformerDecoderLayer>(512, 8); }},
       {"sequential_mlp", [] {
-         return ModulePtr(make_shared<Sequential>(Sequential{
+         return ModulePtr(make_shared<Sequential>(std::vector<ModulePtr>{
              make_shared<Flatten>(), make_shared<Linear>(784, 256), make_shared<ReLU>(),
              make_shared<Dropout>(0.2), make_shared<Linear>(256, 10)}));
        }},
@@ -117,8 +117,8 @@ std::map<std::string, ForwardCase> forward_cases() {
     AttentionArgs args;
     args.key_padding_mask = in.size() > 3 ? in[3] : Tensor();
     args.attn_mask = in.size() > 4 ? in[4] : Tensor();
-    return std::vector<Tensor>{a(in[0], in[1], in[2], args).first,
-                               a(in[0], in[1], in[2], args).second};
+    auto [o, w] = a(in[0], in[1], in[2], args);
+    return std::vector<Tensor>{o, w};
   };
   std::map<std::string, ForwardCase> c = {
       {"linear", simple([] { return make_shared<Linear>(5, 3); })},
@@ -165,7 +165,7 @@ std::map<std::string, ForwardCase> forward_cases() {
       {"adaptive_avgpool2d_3", simple([] { return make_shared<AdaptiveAvgPool2d>(3); })},
       {"flatten", simple([] { return make_shared<Flatten>(); })},
       {"sequential", simple([] {
-         return ModulePtr(make_shared<Sequential>(Sequential{
+         return ModulePtr(make_shared<Sequential>(std::vector<ModulePtr>{
              make_shared<Linear>(5, 8), make_shared<ReLU>(), make_shared<Linear>(8, 2)}));
        })},
       {"mha_self_kpm", {[] { return make_shared<MultiheadAttention>(8, 2); }, mha_call}},
@@ -263,7 +263,7 @@ TEST(Layers, BadInputsThrowErrorsNamingTheLayer) {
 }
 
 TEST(Layers, ContainersIndexAndName) {
-  auto list = std::make_shared<ModuleList>(ModuleList{std::make_shared<Linear>(2, 2),
+  auto list = std::make_shared<ModuleList>(std::vector<ModulePtr>{std::make_shared<Linear>(2, 2),
                                                       std::make_shared<Linear>(2, 3)});
   EXPECT_EQ(list->at<Linear>(1)->out_features, 3);
   EXPECT_EQ(list->at<Linear>(-1)->out_features, 3);

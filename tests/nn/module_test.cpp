@@ -14,7 +14,7 @@ namespace {
 using deepseek::testing::close;
 
 std::shared_ptr<Sequential> mlp() {
-  return std::make_shared<Sequential>(Sequential{std::make_shared<Linear>(4, 8),
+  return std::make_shared<Sequential>(std::vector<ModulePtr>{std::make_shared<Linear>(4, 8),
                                                  std::make_shared<ReLU>(),
                                                  std::make_shared<Linear>(8, 3)});
 }
@@ -118,7 +118,7 @@ TEST(Module, StrictLoadingNamesMissingUnexpectedAndMismatchedKeys) {
 }
 
 TEST(Module, TrainEvalApplyAndTo) {
-  auto m = std::make_shared<Sequential>(Sequential{std::make_shared<Linear>(3, 3),
+  auto m = std::make_shared<Sequential>(std::vector<ModulePtr>{std::make_shared<Linear>(3, 3),
                                                    std::make_shared<Dropout>(0.5)});
   EXPECT_TRUE((*m)[1]->is_training());
   m->eval();
