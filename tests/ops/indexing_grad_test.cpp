@@ -12,6 +12,10 @@ using autograd::gradgradcheck;
 namespace {
 using V = std::vector<Tensor>;
 
+// The squared output: second derivatives of a linear op are zero, so gradgradcheck needs a
+// nonlinearity around it to exercise the op's backward rule being differentiated.
+Tensor sq(const Tensor& y) { return mul(y, y); }
+
 Tensor strided(const Tensor& x) {
   return transpose(contiguous(transpose(x.detach(), 0, -1)), 0, -1).requires_grad_(true);
 }
@@ -25,7 +29,7 @@ TEST(IndexingGrad, CatStackSplitChunk) {
   EXPECT_TRUE(grad_ok([](const V& v) { return split(v[0], 2, 1); }, {a}));
   EXPECT_TRUE(grad_ok([](const V& v) { return chunk(v[0], 2, 0); }, {c}));
   EXPECT_TRUE(grad_ok([](const V& v) { return split_with_sizes(v[0], {2, 1}, 1); }, {a}));
-  EXPECT_TRUE(gradgradcheck([](const V& v) { return V{cat({v[0], v[1]}, 1)}; }, {a, b}));
+  EXPECT_TRUE(gradgradcheck([](const V& v) { return V{sq(cat({v[0], v[1]}, 1))}; }, {a, b}));
 }
 
 TEST(IndexingGrad, PadAllModes) {
@@ -37,7 +41,7 @@ TEST(IndexingGrad, PadAllModes) {
   }
   EXPECT_TRUE(grad_ok([](const V& v) { return V{pad(v[0], {-1, 2, 0, -1})}; }, {x}));
   EXPECT_TRUE(grad_ok([](const V& v) { return V{pad(v[0], {1, 2}, "reflect")}; }, {strided(x)}));
-  EXPECT_TRUE(gradgradcheck([](const V& v) { return V{pad(v[0], {2, 1, 1, 2}, "reflect")}; }, {x}));
+  EXPECT_TRUE(gradgradcheck([](const V& v) { return V{sq(pad(v[0], {2, 1, 1, 2}, "reflect"))}; }, {x}));
 }
 
 TEST(IndexingGrad, FlipRollRepeatTri) {
@@ -63,8 +67,8 @@ TEST(IndexingGrad, IndexSelectAddMasked) {
   EXPECT_TRUE(grad_ok([row_mask](const V& v) { return V{masked_fill(v[0], row_mask, 2.0)}; }, {x}));
   EXPECT_TRUE(grad_ok([mask](const V& v) { return V{masked_select(v[0], mask)}; }, {x}));
   EXPECT_TRUE(grad_ok([row_mask](const V& v) { return V{masked_select(v[0], row_mask)}; }, {x}));
-  EXPECT_TRUE(gradgradcheck([idx](const V& v) { return V{index_add(v[0], 0, idx, v[1])}; }, {x, src}));
-  EXPECT_TRUE(gradgradcheck([mask](const V& v) { return V{masked_select(v[0], mask)}; }, {x}));
+  EXPECT_TRUE(gradgradcheck([idx](const V& v) { return V{sq(index_add(v[0], 0, idx, v[1]))}; }, {x, src}));
+  EXPECT_TRUE(gradgradcheck([mask](const V& v) { return V{sq(masked_select(v[0], mask))}; }, {x}));
 }
 
 TEST(IndexingGrad, AdvancedIndexAndIndexPut) {
@@ -77,7 +81,7 @@ TEST(IndexingGrad, AdvancedIndexAndIndexPut) {
   Tensor u0 = tensor_i64({0, 1, 2, 3}, {2, 2});  // no duplicates: plain writes are well defined
   EXPECT_TRUE(grad_ok([=](const V& v) { return V{index_put(v[0], {u0, i1}, v[1])}; }, {x, vals}));
   EXPECT_TRUE(grad_ok([=](const V& v) { return V{index_put(v[0], {u0, i1}, v[1])}; }, {x, row}));
-  EXPECT_TRUE(gradgradcheck([=](const V& v) { return V{index(v[0], {i0, i1})}; }, {x}));
+  EXPECT_TRUE(gradgradcheck([=](const V& v) { return V{sq(index(v[0], {i0, i1}))}; }, {x}));
 }
 
 TEST(IndexingGrad, SortTopk) {
@@ -86,7 +90,7 @@ TEST(IndexingGrad, SortTopk) {
   EXPECT_TRUE(grad_ok([](const V& v) { return V{std::get<0>(sort(v[0], 0, true))}; }, {strided(x)}));
   EXPECT_TRUE(grad_ok([](const V& v) { return V{std::get<0>(topk(v[0], 2, 1))}; }, {x}));
   EXPECT_TRUE(grad_ok([](const V& v) { return V{std::get<0>(topk(v[0], 2, 0, false))}; }, {x}));
-  EXPECT_TRUE(gradgradcheck([](const V& v) { return V{std::get<0>(topk(v[0], 3, 1))}; }, {x}));
+  EXPECT_TRUE(gradgradcheck([](const V& v) { return V{sq(std::get<0>(topk(v[0], 3, 1)))}; }, {x}));
 }
 
 TEST(IndexingGrad, VarStdNormLogsumexpCumsum) {
@@ -106,7 +110,7 @@ TEST(IndexingGrad, VarStdNormLogsumexpCumsum) {
   EXPECT_TRUE(gradgradcheck([](const V& v) { return V{norm(v[0], 2, {1})}; }, {x}));
   EXPECT_TRUE(gradgradcheck([](const V& v) { return V{logsumexp(v[0], {2})}; }, {x}));
   EXPECT_TRUE(gradgradcheck([](const V& v) { return V{var(v[0], {1})}; }, {x}));
-  EXPECT_TRUE(gradgradcheck([](const V& v) { return V{cumsum(v[0], 1)}; }, {x}));
+  EXPECT_TRUE(gradgradcheck([](const V& v) { return V{sq(cumsum(v[0], 1))}; }, {x}));
 }
 
 TEST(IndexingGrad, NormIsZeroAtTheOrigin) {
