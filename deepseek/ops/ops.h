@@ -3,6 +3,7 @@
 // backend/. Names and semantics follow PyTorch's wherever it has the same op.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -280,6 +281,13 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 // input holds log-probabilities; target probabilities (or log-probabilities with log_target).
 Tensor kl_div(const Tensor& input, const Tensor& target, const std::string& reduction = "mean",
               bool log_target = false);
+
+// ---- conv2d with braced lists (added with the conv ops) ----
+// conv2d(x, w, b, {1, 1}, {1, 1}) is ambiguous between the two overloads above ({1, 1} also
+// converts to std::string); braced lists pick this one, which forwards to the explicit form.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, std::initializer_list<int64_t> stride,
+              std::initializer_list<int64_t> padding = {0, 0},
+              std::initializer_list<int64_t> dilation = {1, 1}, int64_t groups = 1);
 
 // ---- comparisons of whole tensors (host-side helpers for tests and users) ----
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
