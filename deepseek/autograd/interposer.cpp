@@ -45,25 +45,6 @@ class CopySlices final : public Node {
   int64_t offset_;
 };
 
-// Gradient flowing into a view after its base was rewritten: the view's window of the base.
-class ViewOfBase final : public Node {
- public:
-  ViewOfBase(Shape sizes, Strides strides, int64_t offset)
-      : sizes_(std::move(sizes)), strides_(std::move(strides)), offset_(offset) {}
-  std::string name() const override { return "AsStridedBackward"; }
-  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
-    const auto& m = output_meta_base;
-    Tensor z = zeros(m.sizes, {grads[0].dtype(), grads[0].device()});
-    return {as_strided_scatter(z, grads[0], sizes_, strides_, offset_)};
-  }
-  ops::TensorMeta output_meta_base;
-
- private:
-  Shape sizes_;
-  Strides strides_;
-  int64_t offset_;
-};
-
 class AutogradInterposer final : public ops::Interposer {
  public:
   bool active(const ops::OpCall& call) const override {
@@ -148,12 +129,7 @@ class AutogradInterposer final : public ops::Interposer {
     cs->output_meta = {ops::meta_of(base)};
     cs->outputs = {base.impl_ptr()};
     set_history(base, cs, 0);
-    auto view_node = std::make_shared<ViewOfBase>(self.sizes(), self.strides(), rel);
-    view_node->output_meta_base = ops::meta_of(base);
-    view_node->next_edges = {Edge{cs, 0}};
-    view_node->output_meta = {ops::meta_of(self)};
-    view_node->outputs = {self.impl_ptr()};
-    set_history(self, view_node, 0);
+    set_view_history(self, base);
   }
 };
 

@@ -92,9 +92,27 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   return {};
 }
 
+std::vector<Tensor> ViewOfBase::apply(std::vector<Tensor>&& grads) {
+  Tensor z = zeros(base_.sizes, {grads[0].dtype(), grads[0].device()});
+  return {as_strided_scatter(z, grads[0], sizes_, strides_, offset_)};
+}
+
+void set_view_history(const Tensor& view, const Tensor& base) {
+  auto node = std::make_shared<ViewOfBase>(view.sizes(), view.strides(),
+                                           view.offset() - base.offset(), ops::meta_of(base));
+  node->next_edges = {gradient_edge(base)};
+  node->output_meta = {ops::meta_of(view)};
+  node->outputs = {view.impl_ptr()};
+  set_history(view, node, 0);
+}
+
 Edge gradient_edge(const Tensor& t) {
   if (!t.defined() || !t.has_autograd_meta()) return {};
   AutogradMeta& m = t.autograd_meta();
+  if (m.grad_fn && t.impl()->view_base && m.history_version != t.version()) {
+    Tensor base(t.impl()->view_base);
+    if (base.requires_grad() && base.is_contiguous()) set_view_history(t, base);
+  }
   if (m.grad_fn) return {m.grad_fn, m.output_nr};
   if (!m.requires_grad) return {};
   auto acc = m.grad_accumulator.lock();
@@ -111,6 +129,7 @@ void set_history(const Tensor& t, const std::shared_ptr<Node>& fn, uint32_t outp
   m.requires_grad = true;
   m.grad_fn = fn;
   m.output_nr = output_nr;
+  m.history_version = t.version();
 }
 
 }  // namespace deepseek::autograd

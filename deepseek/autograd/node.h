@@ -84,7 +84,28 @@ class AccumulateGrad final : public Node {
   std::shared_ptr<TensorImpl> leaf_;
 };
 
-// The edge along which a tensor's gradient flows: its grad_fn, or its leaf accumulator.
+// Gradient flowing into a view from its base's current history: the view's window of the
+// base's gradient. Views get it when their base was written in place after they were made.
+class ViewOfBase final : public Node {
+ public:
+  ViewOfBase(Shape sizes, Strides strides, int64_t offset, ops::TensorMeta base)
+      : sizes_(std::move(sizes)), strides_(std::move(strides)), offset_(offset), base_(std::move(base)) {}
+  std::string name() const override { return "AsStridedBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override;
+
+ private:
+  Shape sizes_;
+  Strides strides_;
+  int64_t offset_;
+  ops::TensorMeta base_;
+};
+
+// Points view's history at its base's current history (through a ViewOfBase node).
+void set_view_history(const Tensor& view, const Tensor& base);
+
+// The edge along which a tensor's gradient flows: its grad_fn, or its leaf accumulator. A view
+// whose storage was written since its history was recorded re-derives it from its base, as
+// PyTorch does, so it never backpropagates through a stale graph.
 Edge gradient_edge(const Tensor& t);
 // Points t's history at (fn, output_nr) and marks it as requiring grad.
 void set_history(const Tensor& t, const std::shared_ptr<Node>& fn, uint32_t output_nr);

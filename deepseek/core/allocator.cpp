@@ -89,8 +89,9 @@ class CpuCachingAllocator final : public Allocator {
 };
 
 std::array<Allocator*, 3>& registry() {
-  static CpuCachingAllocator cpu;
-  static std::array<Allocator*, 3> table{&cpu, nullptr, nullptr};
+  // Never destroyed: tensors held in static objects are freed after static destructors run.
+  static auto* cpu = new CpuCachingAllocator;
+  static std::array<Allocator*, 3> table{cpu, nullptr, nullptr};
   return table;
 }
 

@@ -31,6 +31,7 @@ struct AutogradMeta {
   std::shared_ptr<TensorImpl> grad;              // .grad of a leaf (or a retained non-leaf)
   std::shared_ptr<autograd::Node> grad_fn;       // null for leaves
   uint32_t output_nr = 0;                        // which output of grad_fn this is
+  uint32_t history_version = 0;  // storage version when grad_fn was set (views re-derive it)
   std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: the node that writes .grad
   std::vector<std::function<std::optional<Tensor>(const Tensor&)>> hooks;  // on the gradient
   std::vector<std::function<void(const Tensor&)>> post_accumulate_hooks;   // after .grad is written

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -23,7 +24,12 @@ class Attrs {
   Attrs() = default;
 
   Attrs& set(const std::string& key, AttrValue v);
-  Attrs& set(const std::string& key, int v) { return set(key, AttrValue(int64_t{v})); }
+  // Exact-type overloads: a double must never convert to int on its way in.
+  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+  Attrs& set(const std::string& key, T v) { return set(key, AttrValue(static_cast<int64_t>(v))); }
+  Attrs& set(const std::string& key, double v) { return set(key, AttrValue(v)); }
+  Attrs& set(const std::string& key, bool v) { return set(key, AttrValue(v)); }
+  Attrs& set(const std::string& key, const std::string& v) { return set(key, AttrValue(v)); }
   Attrs& set(const std::string& key, const char* v) { return set(key, AttrValue(std::string(v))); }
   Attrs& set(const std::string& key, const Scalar& s);
   Attrs& set(const std::string& key, const std::optional<int64_t>& v) {

@@ -3,6 +3,7 @@
 // PyTorch's table, and strided/broadcast inputs against contiguous ones.
 #include <map>
 
+#include "deepseek/autograd/grad_mode.h"
 #include "tests/support/test_util.h"
 
 using namespace deepseek;

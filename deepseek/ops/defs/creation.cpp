@@ -39,7 +39,12 @@ void define() {
   };
   creation("empty");
   creation("full");
-  creation("eye");
+  auto& ey = creation("eye");
+  ey.infer = [](std::vector<Tensor>&, const Attrs& a) {
+    auto m = creation_meta(a);
+    DS_CHECK(m.sizes.size() == 2, "needs a 2-D shape, got ", to_string(m.sizes));
+    return std::vector<ops::TensorMeta>{m};
+  };
   creation("rand").random = true;
   creation("randn").random = true;
   auto& ri = creation("randint");
@@ -62,7 +67,8 @@ void define() {
   };
   auto& ls = creation("linspace");
   ls.infer = [](std::vector<Tensor>&, const Attrs& a) {
-    DS_CHECK(a.get<std::vector<int64_t>>("shape")[0] >= 0, "number of steps must be non-negative");
+    auto shape = a.get<std::vector<int64_t>>("shape");
+    DS_CHECK(shape.size() == 1 && shape[0] >= 0, "number of steps must be one non-negative count");
     auto m = creation_meta(a);
     DS_CHECK(is_floating(m.dtype), "needs a floating dtype, got ", dtype_name(m.dtype));
     return std::vector<ops::TensorMeta>{m};
