@@ -1,0 +1,164 @@
+"""Matmul and conv2d: ours (bench_linalg_conv) against PyTorch on the CPU, same run, same threads.
+
+    .venv/bin/python bench/core/linalg_conv.py --build build-linalg [--threads 2] [--quick]
+
+Runs the C++ benchmark (our timings as JSON lines), then the same work in PyTorch, prints a
+table with ratio = reference time / our time (> 1: we are faster), and writes
+bench/results/core-cpu-linalg.json with the machine, commit, PyTorch's BLAS/oneDNN config and
+the oneDNN implementations our primitives picked (ONEDNN_VERBOSE, impl_info_str).
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_ours(build, threads, quick, exe=None):
+    exe = exe or os.path.join(ROOT, build, "bin", "bench_linalg_conv")
+    if not os.path.exists(exe):
+        subprocess.run(["cmake", "--build", os.path.join(ROOT, build), "-j2", "--target", "bench_linalg_conv"],
+                       check=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), ONEDNN_VERBOSE="1")
+    args = [exe, "--threads", str(threads)] + (["--quick"] if quick else [])
+    p = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    rows, impls = [], {}
+    for line in p.stdout.splitlines():
+        if line.startswith("{"):
+            rows.append(json.loads(line))
+        elif line.startswith("onednn_verbose,exec"):
+            # onednn_verbose,exec,cpu,<primitive>,<impl>,<prop>,...
+            f = line.split(",")
+            if len(f) > 5:
+                impls.setdefault(f"{f[3]}/{f[5]}", f[4])
+    return rows, impls
+
+
+def median_ms(fn, reps, warmup=1):
+    for _ in range(warmup):
+        fn()
+    t = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        t.append((time.perf_counter() - t0) * 1e3)
+    t.sort()
+    return t[len(t) // 2]
+
+
+def run_torch(rows, threads, quick):
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    out = {}
+    for r in rows:
+        name = r["name"]
+        if r["kind"] == "matmul":
+            m, k, n = map(int, re.findall(r"(\d+)x(\d+)x(\d+)", name)[0])
+            a, b = torch.randn(m, k), torch.randn(k, n)
+            out[name] = median_ms(lambda: torch.matmul(a, b), 3 if quick else 7 if m <= 1024 else 5)
+        elif r["kind"] == "conv":
+            n_, cin, h, w_, k, cout = map(int, re.findall(r"(\d+)x(\d+)x(\d+)x(\d+)_k(\d+)_to(\d+)", name)[0])
+            x = torch.randn(n_, cin, h, w_, requires_grad=True)
+            w = (torch.randn(cout, cin, k, k) * 0.05).requires_grad_(True)
+            g = torch.randn(n_, cout, h, w_)
+
+            def step():
+                y = F.conv2d(x, w, padding=k // 2)
+                torch.autograd.grad([y], [x, w], [g])
+
+            out[name] = median_ms(step, 2 if quick else 3)
+    return out
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def machine():
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--exe", default=None, help="bench_linalg_conv binary (default: <build>/bin/)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "core-cpu-linalg.json"))
+    a = ap.parse_args()
+
+    load_before = os.getloadavg()[0]
+    rows, impls = run_ours(a.build, a.threads, a.quick, a.exe)
+    ref = run_torch(rows, a.threads, a.quick)
+    import torch
+
+    peak = next((r["gflops"] for r in rows if r["kind"] == "peak"), None)
+    results = []
+    print(f"{'benchmark':44s} {'ours':>10s} {'torch':>10s} {'ratio':>7s} {'GFLOP/s':>8s} {'%peak':>6s}")
+    for r in rows:
+        if r["kind"] == "peak":
+            print(f"{'peak f32 FMA (' + str(a.threads) + ' threads)':44s} {'':>10s} {'':>10s} {'':>7s} "
+                  f"{r['gflops']:8.1f}")
+            results.append({"name": r["name"], "ours": r["gflops"], "reference": None, "unit": "GFLOP/s",
+                            "ratio": None})
+            continue
+        t = ref[r["name"]]
+        ratio = t / r["ms"]
+        pct = 100 * r["gflops"] / peak if peak else float("nan")
+        print(f"{r['name']:44s} {r['ms']:8.2f}ms {t:8.2f}ms {ratio:7.3f} {r['gflops']:8.1f} {pct:5.1f}%")
+        entry = {"name": r["name"], "ours": round(r["ms"], 4), "reference": round(t, 4), "unit": "ms",
+                 "ratio": round(ratio, 4), "ours_gflops": r["gflops"], "percent_of_peak": round(pct, 2)}
+        for key in ("impl", "impl_fwd", "impl_bwd_data", "impl_bwd_weights"):
+            if key in r:
+                entry[key] = r[key]
+        results.append(entry)
+
+    cfg = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\S+?),", cfg)
+    doc = {
+        "machine": machine(),
+        "commit": git_commit(),
+        "threads": a.threads,
+        # Other processes on the machine skew both sides and above all the short peak probe;
+        # a load average above the thread count means the figures are not clean.
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "reference": {
+            "name": f"PyTorch {torch.__version__} (CPU)",
+            "blas": blas.group(1) if blas else "unknown",
+            "mkldnn": torch.backends.mkldnn.is_available(),
+            "config": cfg,
+        },
+        "onednn_impls": impls,
+        "results": results,
+    }
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(doc, f, indent=1)
+    print(f"reference BLAS: {doc['reference']['blas']}; oneDNN implementations: {impls}")
+    if max(load_before, os.getloadavg()[0]) > a.threads + 0.5:
+        print(f"warning: load average {load_before:.1f} / {os.getloadavg()[0]:.1f} exceeds {a.threads} threads; "
+              "timings (and the peak probe) are disturbed by other processes")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
