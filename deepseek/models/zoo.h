@@ -14,6 +14,10 @@ namespace deepseek::models {
 // Throws ConfigError for an unknown name or a bad config.
 nn::ModulePtr create_model(const std::string& name, const nlohmann::json& config = {},
                            TensorOptions to = {});
+inline nn::ModulePtr create_model(const char* name, const nlohmann::json& config = {},
+                                  TensorOptions to = {}) {
+  return create_model(std::string(name), config, to);
+}
 nn::ModulePtr create_model(const nlohmann::json& spec, TensorOptions to = {});
 std::vector<std::string> model_names();
 

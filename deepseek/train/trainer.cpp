@@ -208,6 +208,7 @@ io::Checkpoint Trainer::make_checkpoint() const {
             {"samples_seen", state_.samples_seen},
             {"epoch_samples", state_.epoch_samples},
             {"epoch_loss_sum", state_.epoch_loss_sum}};
+  for (auto& [k, v] : extra_meta_.items()) c.meta[k] = v;
   return c;
 }
 

@@ -89,6 +89,9 @@ class Trainer {
   double lr() const;
   // True while a checkpoint would be consistent (no gradients accumulated but not applied).
   bool at_step_boundary() const { return pending_ == 0; }
+  // Extra keys stored in every checkpoint's meta (e.g. "config": the recipe, so `deepseek eval`
+  // can rebuild the model from the checkpoint alone).
+  nlohmann::json& checkpoint_meta() { return extra_meta_; }
 
  private:
   void optimizer_step();
@@ -106,6 +109,7 @@ class Trainer {
   TrainState state_;
   int64_t pending_ = 0;  // batches accumulated since the last optimizer step
   bool progress_added_ = false;
+  nlohmann::json extra_meta_ = nlohmann::json::object();
 };
 
 }  // namespace deepseek::train
