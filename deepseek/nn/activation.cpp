@@ -19,9 +19,7 @@ GELU::GELU(std::string approx) : Module("GELU"), approximate(std::move(approx)) 
            "[GELU] approximate must be 'none' or 'tanh', got '", approximate, "'");
 }
 
-Tensor LeakyReLU::forward(const Tensor& x) {
-  return where(gt(x, 0.0), x, mul(x, negative_slope));
-}
+Tensor LeakyReLU::forward(const Tensor& x) { return where(gt(x, 0.0), x, mul(x, negative_slope)); }
 std::string LeakyReLU::extra_repr() const { return "negative_slope=" + num(negative_slope); }
 
 Dropout::Dropout(double p) : Module("Dropout"), p(p) {

@@ -10,8 +10,13 @@ namespace deepseek::nn {
 
 MultiheadAttention::MultiheadAttention(int64_t e, int64_t h, MultiheadAttentionOptions o,
                                        TensorOptions to)
-    : Module("MultiheadAttention"), embed_dim(e), num_heads(h), head_dim(h > 0 ? e / h : 0),
-      kdim(o.kdim.value_or(e)), vdim(o.vdim.value_or(e)), options(o) {
+    : Module("MultiheadAttention"),
+      embed_dim(e),
+      num_heads(h),
+      head_dim(h > 0 ? e / h : 0),
+      kdim(o.kdim.value_or(e)),
+      vdim(o.vdim.value_or(e)),
+      options(o) {
   DS_CHECK(e > 0 && h > 0 && e % h == 0, "[MultiheadAttention] embed_dim (", e,
            ") must be divisible by num_heads (", h, ")");
   DS_CHECK(o.dropout >= 0.0 && o.dropout <= 1.0, "[MultiheadAttention] dropout must be in [0, 1]");
@@ -71,8 +76,7 @@ Tensor canonical_mask(const Tensor& m, DType dt, const char* what) {
 }
 }  // namespace
 
-std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in,
-                                                      const Tensor& key_in,
+std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, const Tensor& key_in,
                                                       const Tensor& value_in,
                                                       const AttentionArgs& args) {
   const char* op = "[MultiheadAttention]";
@@ -118,8 +122,8 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in,
 
   if (mask.defined()) {
     if (mask.dim() == 2) {
-      DS_CHECK(mask.size(0) == L && mask.size(1) == key.size(0), op, " 2-D attn_mask must be (",
-               L, ", ", key.size(0), "), got ", to_string(mask.sizes()));
+      DS_CHECK(mask.size(0) == L && mask.size(1) == key.size(0), op, " 2-D attn_mask must be (", L,
+               ", ", key.size(0), "), got ", to_string(mask.sizes()));
       mask = unsqueeze(mask, 0);
     } else {
       DS_CHECK(mask.dim() == 3 && mask.size(0) == N * H && mask.size(1) == L &&
@@ -177,8 +181,10 @@ std::pair<Tensor, Tensor> MultiheadAttention::operator()(const Tensor& query, co
 }
 
 std::vector<Tensor> MultiheadAttention::forward_list(const std::vector<Tensor>& in) {
-  DS_CHECK(in.size() >= 3 && in.size() <= 5, "[MultiheadAttention] takes query, key, value "
-           "[, key_padding_mask [, attn_mask]], got ", in.size(), " inputs");
+  DS_CHECK(in.size() >= 3 && in.size() <= 5,
+           "[MultiheadAttention] takes query, key, value "
+           "[, key_padding_mask [, attn_mask]], got ",
+           in.size(), " inputs");
   AttentionArgs args = pending_.value_or(AttentionArgs{});
   pending_.reset();
   args.key_padding_mask = in.size() > 3 ? in[3] : Tensor();

@@ -37,8 +37,8 @@ class MultiheadAttention : public Module {
   std::pair<Tensor, Tensor> forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                     const AttentionArgs& args = {});
   // Through hooks and the module scope.
-  std::pair<Tensor, Tensor> operator()(const Tensor& query, const Tensor& key,
-                                       const Tensor& value, const AttentionArgs& args = {});
+  std::pair<Tensor, Tensor> operator()(const Tensor& query, const Tensor& key, const Tensor& value,
+                                       const AttentionArgs& args = {});
   // {query, key, value[, key_padding_mask[, attn_mask]]} -> {output, weights}.
   std::vector<Tensor> forward_list(const std::vector<Tensor>& inputs) override;
   void reset_parameters();
@@ -46,9 +46,9 @@ class MultiheadAttention : public Module {
 
   int64_t embed_dim, num_heads, head_dim, kdim, vdim;
   MultiheadAttentionOptions options;
-  Tensor in_proj_weight, in_proj_bias;                    // [3E, E], [3E]
-  Tensor q_proj_weight, k_proj_weight, v_proj_weight;     // when kdim/vdim != E
-  Tensor bias_k, bias_v;                                  // [1, 1, E] with add_bias_kv
+  Tensor in_proj_weight, in_proj_bias;                 // [3E, E], [3E]
+  Tensor q_proj_weight, k_proj_weight, v_proj_weight;  // when kdim/vdim != E
+  Tensor bias_k, bias_v;                               // [1, 1, E] with add_bias_kv
   std::shared_ptr<Linear> out_proj;
 
  private:

@@ -56,8 +56,10 @@ ModuleDict::ModuleDict(const std::vector<std::pair<std::string, ModulePtr>>& nam
   for (auto& [k, m] : named) insert(k, m);
 }
 void ModuleDict::insert(const std::string& key, ModulePtr m) {
-  if (contains(key)) replace_module(key, std::move(m));
-  else register_module(key, std::move(m));
+  if (contains(key))
+    replace_module(key, std::move(m));
+  else
+    register_module(key, std::move(m));
 }
 ModulePtr ModuleDict::operator[](const std::string& key) const {
   for (auto& [k, m] : named_children())

@@ -37,7 +37,8 @@ class ModuleList : public Module {
   explicit ModuleList(const std::vector<ModulePtr>& modules);
   void push_back(ModulePtr m);
   ModulePtr operator[](int64_t i) const;
-  template <typename M> std::shared_ptr<M> at(int64_t i) const {
+  template <typename M>
+  std::shared_ptr<M> at(int64_t i) const {
     auto p = std::dynamic_pointer_cast<M>((*this)[i]);
     DS_CHECK(p != nullptr, "[ModuleList] element ", i, " is a ", (*this)[i]->type_name());
     return p;

@@ -27,9 +27,8 @@ void reset_conv(Tensor& weight, Tensor& bias) {
 void check_channels(const char* layer, int64_t in, int64_t out, int64_t groups) {
   DS_CHECK(in > 0 && out > 0, "[", layer, "] channel counts must be positive, got ", in, " and ",
            out);
-  DS_CHECK(groups > 0 && in % groups == 0 && out % groups == 0, "[", layer,
-           "] in_channels (", in, ") and out_channels (", out, ") must be divisible by groups (",
-           groups, ")");
+  DS_CHECK(groups > 0 && in % groups == 0 && out % groups == 0, "[", layer, "] in_channels (", in,
+           ") and out_channels (", out, ") must be divisible by groups (", groups, ")");
 }
 }  // namespace
 
@@ -49,8 +48,7 @@ Conv1d::Conv1d(int64_t in, int64_t out, int64_t k, Conv1dOptions o, TensorOption
 }
 void Conv1d::reset_parameters() { reset_conv(weight, bias); }
 Tensor Conv1d::forward(const Tensor& x) {
-  return conv1d(x, weight, bias, options.stride, options.padding, options.dilation,
-                options.groups);
+  return conv1d(x, weight, bias, options.stride, options.padding, options.dilation, options.groups);
 }
 std::string Conv1d::extra_repr() const {
   std::string s = std::to_string(in_channels) + ", " + std::to_string(out_channels) +
@@ -65,7 +63,10 @@ std::string Conv1d::extra_repr() const {
 // ---- Conv2d ----
 
 Conv2d::Conv2d(int64_t in, int64_t out, std::vector<int64_t> k, Conv2dOptions o, TensorOptions to)
-    : Module("Conv2d"), in_channels(in), out_channels(out), kernel_size(pair_of(k, "kernel_size")),
+    : Module("Conv2d"),
+      in_channels(in),
+      out_channels(out),
+      kernel_size(pair_of(k, "kernel_size")),
       options(std::move(o)) {
   check_channels("Conv2d", in, out, options.groups);
   options.stride = pair_of(options.stride, "stride");
@@ -94,15 +95,15 @@ Tensor Conv2d::forward(const Tensor& x) {
   if (!options.padding_str.empty())
     return conv2d(x, weight, bias, options.stride, options.padding_str, options.dilation,
                   options.groups);
-  return conv2d(x, weight, bias, options.stride, options.padding, options.dilation,
-                options.groups);
+  return conv2d(x, weight, bias, options.stride, options.padding, options.dilation, options.groups);
 }
 
 std::string Conv2d::extra_repr() const {
   std::string s = std::to_string(in_channels) + ", " + std::to_string(out_channels) +
                   ", kernel_size=" + detail::tuple_str(kernel_size) +
                   ", stride=" + detail::tuple_str(options.stride);
-  if (!options.padding_str.empty()) s += ", padding=" + options.padding_str;
+  if (!options.padding_str.empty())
+    s += ", padding=" + options.padding_str;
   else if (options.padding != std::vector<int64_t>{0, 0})
     s += ", padding=" + detail::tuple_str(options.padding);
   if (options.dilation != std::vector<int64_t>{1, 1})
@@ -116,8 +117,11 @@ std::string Conv2d::extra_repr() const {
 
 ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, std::vector<int64_t> k,
                                  ConvTranspose2dOptions o, TensorOptions to)
-    : Module("ConvTranspose2d"), in_channels(in), out_channels(out),
-      kernel_size(pair_of(k, "kernel_size")), options(std::move(o)) {
+    : Module("ConvTranspose2d"),
+      in_channels(in),
+      out_channels(out),
+      kernel_size(pair_of(k, "kernel_size")),
+      options(std::move(o)) {
   check_channels("ConvTranspose2d", in, out, options.groups);
   options.stride = pair_of(options.stride, "stride");
   options.padding = pair_of(options.padding, "padding");
@@ -135,8 +139,8 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, std::vector<int64_t> k
 void ConvTranspose2d::reset_parameters() { reset_conv(weight, bias); }
 
 Tensor ConvTranspose2d::forward(const Tensor& x) {
-  return conv_transpose2d(x, weight, bias, options.stride, options.padding,
-                          options.output_padding, options.groups, options.dilation);
+  return conv_transpose2d(x, weight, bias, options.stride, options.padding, options.output_padding,
+                          options.groups, options.dilation);
 }
 
 std::string ConvTranspose2d::extra_repr() const {

@@ -16,8 +16,8 @@ struct Conv1dOptions {
 
 class Conv1d : public Module {
  public:
-  Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size,
-         Conv1dOptions options = {}, TensorOptions tensor_options = {});
+  Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Conv1dOptions options = {},
+         TensorOptions tensor_options = {});
   Tensor forward(const Tensor& x) override;
   void reset_parameters();
   std::string extra_repr() const override;

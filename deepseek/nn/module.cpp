@@ -47,10 +47,10 @@ void Module::check_new_name(const std::string& name, const char* what) const {
   auto taken = [&](auto& v) {
     return std::any_of(v.begin(), v.end(), [&](auto& s) { return s.name == name; });
   };
-  bool child = std::any_of(children_.begin(), children_.end(),
-                           [&](auto& c) { return c.first == name; });
-  DS_CHECK(!taken(params_) && !taken(buffers_) && !child, "[", type_name_, "] ", what, " \"",
-           name, "\" is already registered");
+  bool child =
+      std::any_of(children_.begin(), children_.end(), [&](auto& c) { return c.first == name; });
+  DS_CHECK(!taken(params_) && !taken(buffers_) && !child, "[", type_name_, "] ", what, " \"", name,
+           "\" is already registered");
 }
 
 Tensor& Module::register_parameter(const std::string& name, Tensor value, bool requires_grad) {
@@ -100,7 +100,7 @@ void Module::replace_module(const std::string& name, ModulePtr module) {
 // ---- introspection ----
 
 void Module::collect_slots(const std::string& prefix, bool params, bool persistent_only,
-                          std::vector<std::pair<std::string, Tensor*>>& out) {
+                           std::vector<std::pair<std::string, Tensor*>>& out) {
   for (auto& s : params ? params_ : buffers_)
     if (s.tensor->defined() && (!persistent_only || s.persistent))
       out.emplace_back(prefix + s.name, s.tensor);
@@ -115,7 +115,7 @@ std::vector<std::pair<std::string, Tensor*>> Module::parameter_slots(const std::
 }
 
 std::vector<std::pair<std::string, Tensor*>> Module::buffer_slots(const std::string& prefix,
-                                                                 bool persistent_only) {
+                                                                  bool persistent_only) {
   std::vector<std::pair<std::string, Tensor*>> out;
   collect_slots(prefix, false, persistent_only, out);
   return out;
@@ -172,12 +172,12 @@ std::vector<ModulePtr> Module::children() const {
 std::vector<std::pair<std::string, ModulePtr>> Module::named_modules() {
   std::vector<std::pair<std::string, ModulePtr>> out;
   std::unordered_set<const Module*> seen;
-  std::function<void(const std::string&, Module&, ModulePtr)> walk =
-      [&](const std::string& prefix, Module& m, ModulePtr ptr) {
-        if (!seen.insert(&m).second) return;
-        out.emplace_back(prefix, ptr);
-        for (auto& [name, c] : m.children_) walk(prefix.empty() ? name : prefix + "." + name, *c, c);
-      };
+  std::function<void(const std::string&, Module&, ModulePtr)> walk = [&](const std::string& prefix,
+                                                                         Module& m, ModulePtr ptr) {
+    if (!seen.insert(&m).second) return;
+    out.emplace_back(prefix, ptr);
+    for (auto& [name, c] : m.children_) walk(prefix.empty() ? name : prefix + "." + name, *c, c);
+  };
   ModulePtr self = weak_from_this().lock();  // null when the module is not in a shared_ptr
   walk("", *this, self);
   return out;
@@ -322,8 +322,8 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
   }
   for (auto& [name, t] : state)
     if (!known.count(name)) r.unexpected_keys.push_back(name);
-  bool fail = !mismatches.empty() ||
-              (strict && (!r.missing_keys.empty() || !r.unexpected_keys.empty()));
+  bool fail =
+      !mismatches.empty() || (strict && (!r.missing_keys.empty() || !r.unexpected_keys.empty()));
   if (fail) {
     std::ostringstream os;
     os << "[Module.load_state_dict] error(s) in loading state_dict for " << type_name_ << ":";
@@ -356,25 +356,22 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
 HookHandle Module::register_forward_pre_hook(ForwardPreHook hook) {
   uint64_t id = next_hook_id_++;
   pre_hooks_.emplace_back(id, std::move(hook));
-  return HookHandle([this, id] {
-    std::erase_if(pre_hooks_, [id](auto& h) { return h.first == id; });
-  });
+  return HookHandle(
+      [this, id] { std::erase_if(pre_hooks_, [id](auto& h) { return h.first == id; }); });
 }
 
 HookHandle Module::register_forward_hook(ForwardHook hook) {
   uint64_t id = next_hook_id_++;
   fwd_hooks_.emplace_back(id, std::move(hook));
-  return HookHandle([this, id] {
-    std::erase_if(fwd_hooks_, [id](auto& h) { return h.first == id; });
-  });
+  return HookHandle(
+      [this, id] { std::erase_if(fwd_hooks_, [id](auto& h) { return h.first == id; }); });
 }
 
 HookHandle Module::register_full_backward_hook(BackwardHook hook) {
   uint64_t id = next_hook_id_++;
   bwd_hooks_.emplace_back(id, std::move(hook));
-  return HookHandle([this, id] {
-    std::erase_if(bwd_hooks_, [id](auto& h) { return h.first == id; });
-  });
+  return HookHandle(
+      [this, id] { std::erase_if(bwd_hooks_, [id](auto& h) { return h.first == id; }); });
 }
 
 std::vector<Tensor> Module::call(const std::vector<Tensor>& inputs) {
@@ -447,15 +444,16 @@ std::vector<Tensor> Module::run_with_backward_hooks(const std::vector<Tensor>& i
   if (oreq.empty()) return out;
   size_t nout = out.size(), nin = inputs.size();
   bool inputs_need_grad = !req.empty();
-  auto wrapped = autograd::apply_function(
-      "BackwardHookFunction", oreq, identity,
-      [state, fire, oidx, nout, nin, inputs_need_grad](autograd::Context&,
-                                                      const std::vector<Tensor>& g) {
-        state->grad_output.assign(nout, Tensor());
-        for (size_t k = 0; k < oidx.size(); ++k) state->grad_output[oidx[k]] = g[k];
-        if (!inputs_need_grad) fire(std::vector<Tensor>(nin), state->grad_output);
-        return g;
-      });
+  auto wrapped = autograd::apply_function("BackwardHookFunction", oreq, identity,
+                                          [state, fire, oidx, nout, nin, inputs_need_grad](
+                                              autograd::Context&, const std::vector<Tensor>& g) {
+                                            state->grad_output.assign(nout, Tensor());
+                                            for (size_t k = 0; k < oidx.size(); ++k)
+                                              state->grad_output[oidx[k]] = g[k];
+                                            if (!inputs_need_grad)
+                                              fire(std::vector<Tensor>(nin), state->grad_output);
+                                            return g;
+                                          });
   for (size_t k = 0; k < oidx.size(); ++k) out[oidx[k]] = wrapped[k];
   return out;
 }
@@ -507,8 +505,8 @@ std::vector<Tensor> functional_call(Module& module, const StateDict& replacement
     for (auto& x : v) s += (s.empty() ? "\"" : ", \"") + x + "\"";
     return s;
   };
-  DS_CHECK(unexpected.empty(), "[functional_call] unexpected key(s) for ", module.type_name(),
-           ": ", join(unexpected));
+  DS_CHECK(unexpected.empty(), "[functional_call] unexpected key(s) for ", module.type_name(), ": ",
+           join(unexpected));
 
   // Swap: explicit replacements first, then paths tied to a replaced tensor.
   std::vector<std::pair<Tensor*, Tensor>> saved;
@@ -529,8 +527,8 @@ std::vector<Tensor> functional_call(Module& module, const StateDict& replacement
       missing.push_back(name);
     }
   }
-  DS_CHECK(!strict || missing.empty(), "[functional_call] missing key(s) for ",
-           module.type_name(), ": ", join(missing));
+  DS_CHECK(!strict || missing.empty(), "[functional_call] missing key(s) for ", module.type_name(),
+           ": ", join(missing));
   for (auto& [slot, value] : plan) {
     saved.emplace_back(slot, *slot);
     *slot = value;

@@ -14,7 +14,9 @@ std::string num(double v) {
   os << v;
   return os.str();
 }
-std::string shape_tuple(const Shape& s) { return detail::tuple_str(std::vector<int64_t>(s.begin(), s.end())); }
+std::string shape_tuple(const Shape& s) {
+  return detail::tuple_str(std::vector<int64_t>(s.begin(), s.end()));
+}
 }  // namespace
 
 // ---- BatchNorm ----
@@ -71,15 +73,15 @@ Tensor BatchNorm::forward(const Tensor& x) {
 }
 
 std::string BatchNorm::extra_repr() const {
-  return std::to_string(num_features) + ", eps=" + num(options.eps) + ", momentum=" +
-         (options.momentum ? num(*options.momentum) : "None") +
+  return std::to_string(num_features) + ", eps=" + num(options.eps) +
+         ", momentum=" + (options.momentum ? num(*options.momentum) : "None") +
          ", affine=" + detail::bool_str(options.affine) +
          ", track_running_stats=" + detail::bool_str(options.track_running_stats);
 }
 
 void BatchNorm1d::check_input(const Tensor& x) const {
-  DS_CHECK(x.dim() == 2 || x.dim() == 3, "[BatchNorm1d] expected 2-D or 3-D input (N, C[, L]), got shape ",
-           to_string(x.sizes()));
+  DS_CHECK(x.dim() == 2 || x.dim() == 3,
+           "[BatchNorm1d] expected 2-D or 3-D input (N, C[, L]), got shape ", to_string(x.sizes()));
 }
 
 void BatchNorm2d::check_input(const Tensor& x) const {

@@ -26,9 +26,9 @@ class BatchNorm : public Module {
 
   int64_t num_features;
   BatchNormOptions options;
-  Tensor weight, bias;                          // [C] when affine
-  Tensor running_mean, running_var;             // [C] buffers when tracking
-  Tensor num_batches_tracked;                   // 0-d i64 buffer when tracking
+  Tensor weight, bias;               // [C] when affine
+  Tensor running_mean, running_var;  // [C] buffers when tracking
+  Tensor num_batches_tracked;        // 0-d i64 buffer when tracking
 
  protected:
   BatchNorm(const char* type, int64_t num_features, BatchNormOptions options, TensorOptions to);
@@ -38,8 +38,7 @@ class BatchNorm : public Module {
 // Input (N, C) or (N, C, L).
 class BatchNorm1d : public BatchNorm {
  public:
-  explicit BatchNorm1d(int64_t num_features, BatchNormOptions options = {},
-                       TensorOptions to = {})
+  explicit BatchNorm1d(int64_t num_features, BatchNormOptions options = {}, TensorOptions to = {})
       : BatchNorm("BatchNorm1d", num_features, options, to) {}
 
  protected:
@@ -49,8 +48,7 @@ class BatchNorm1d : public BatchNorm {
 // Input (N, C, H, W).
 class BatchNorm2d : public BatchNorm {
  public:
-  explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {},
-                       TensorOptions to = {})
+  explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {}, TensorOptions to = {})
       : BatchNorm("BatchNorm2d", num_features, options, to) {}
 
  protected:

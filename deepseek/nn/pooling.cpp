@@ -14,7 +14,8 @@ std::vector<int64_t> two(std::vector<int64_t> v, const char* layer, const char* 
 }  // namespace
 
 MaxPool2d::MaxPool2d(std::vector<int64_t> k, std::vector<int64_t> s, std::vector<int64_t> p)
-    : Module("MaxPool2d"), kernel_size(two(k, "MaxPool2d", "kernel_size")),
+    : Module("MaxPool2d"),
+      kernel_size(two(k, "MaxPool2d", "kernel_size")),
       stride(s.empty() ? kernel_size : two(s, "MaxPool2d", "stride")),
       padding(two(p, "MaxPool2d", "padding")) {}
 
@@ -27,9 +28,11 @@ std::string MaxPool2d::extra_repr() const {
 
 AvgPool2d::AvgPool2d(std::vector<int64_t> k, std::vector<int64_t> s, std::vector<int64_t> p,
                      bool cip)
-    : Module("AvgPool2d"), kernel_size(two(k, "AvgPool2d", "kernel_size")),
+    : Module("AvgPool2d"),
+      kernel_size(two(k, "AvgPool2d", "kernel_size")),
       stride(s.empty() ? kernel_size : two(s, "AvgPool2d", "stride")),
-      padding(two(p, "AvgPool2d", "padding")), count_include_pad(cip) {}
+      padding(two(p, "AvgPool2d", "padding")),
+      count_include_pad(cip) {}
 
 Tensor AvgPool2d::forward(const Tensor& x) {
   return avg_pool2d(x, kernel_size, stride, padding, count_include_pad);

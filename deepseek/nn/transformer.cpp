@@ -20,12 +20,15 @@ Tensor at(const std::vector<Tensor>& v, size_t i) { return i < v.size() ? v[i] :
 TransformerEncoderLayer::TransformerEncoderLayer(int64_t d, int64_t h, TransformerLayerOptions o,
                                                  TensorOptions to)
     : Module("TransformerEncoderLayer"), options(o) {
-  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(d, h, attn_options(o), to));
+  self_attn =
+      register_module("self_attn", std::make_shared<MultiheadAttention>(d, h, attn_options(o), to));
   linear1 = register_module("linear1", std::make_shared<Linear>(d, o.dim_feedforward, o.bias, to));
   dropout = register_module("dropout", std::make_shared<Dropout>(o.dropout));
   linear2 = register_module("linear2", std::make_shared<Linear>(o.dim_feedforward, d, o.bias, to));
-  norm1 = register_module("norm1", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
-  norm2 = register_module("norm2", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
+  norm1 = register_module(
+      "norm1", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
+  norm2 = register_module(
+      "norm2", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
   dropout1 = register_module("dropout1", std::make_shared<Dropout>(o.dropout));
   dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout));
   // Not registered: PyTorch keeps the activation as a plain function, outside the module tree.
@@ -43,7 +46,7 @@ Tensor TransformerEncoderLayer::sa_block(const Tensor& x, const Tensor& mask, co
 }
 
 Tensor TransformerEncoderLayer::ff_block(const Tensor& x) {
-  return (*dropout2)((*linear2)((*dropout)(activation_->forward(( *linear1)(x)))));
+  return (*dropout2)((*linear2)((*dropout)(activation_->forward((*linear1)(x)))));
 }
 
 Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& mask, const Tensor& kpm,
@@ -60,8 +63,10 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& mask, c
 }
 
 std::vector<Tensor> TransformerEncoderLayer::forward_list(const std::vector<Tensor>& in) {
-  DS_CHECK(!in.empty() && in.size() <= 3, "[TransformerEncoderLayer] takes src[, src_mask[, "
-           "src_key_padding_mask]], got ", in.size(), " inputs");
+  DS_CHECK(!in.empty() && in.size() <= 3,
+           "[TransformerEncoderLayer] takes src[, src_mask[, "
+           "src_key_padding_mask]], got ",
+           in.size(), " inputs");
   return {forward(in[0], at(in, 1), at(in, 2))};
 }
 
@@ -70,14 +75,19 @@ std::vector<Tensor> TransformerEncoderLayer::forward_list(const std::vector<Tens
 TransformerDecoderLayer::TransformerDecoderLayer(int64_t d, int64_t h, TransformerLayerOptions o,
                                                  TensorOptions to)
     : Module("TransformerDecoderLayer"), options(o) {
-  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(d, h, attn_options(o), to));
-  multihead_attn = register_module("multihead_attn", std::make_shared<MultiheadAttention>(d, h, attn_options(o), to));
+  self_attn =
+      register_module("self_attn", std::make_shared<MultiheadAttention>(d, h, attn_options(o), to));
+  multihead_attn = register_module("multihead_attn",
+                                   std::make_shared<MultiheadAttention>(d, h, attn_options(o), to));
   linear1 = register_module("linear1", std::make_shared<Linear>(d, o.dim_feedforward, o.bias, to));
   dropout = register_module("dropout", std::make_shared<Dropout>(o.dropout));
   linear2 = register_module("linear2", std::make_shared<Linear>(o.dim_feedforward, d, o.bias, to));
-  norm1 = register_module("norm1", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
-  norm2 = register_module("norm2", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
-  norm3 = register_module("norm3", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
+  norm1 = register_module(
+      "norm1", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
+  norm2 = register_module(
+      "norm2", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
+  norm3 = register_module(
+      "norm3", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
   dropout1 = register_module("dropout1", std::make_shared<Dropout>(o.dropout));
   dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout));
   dropout3 = register_module("dropout3", std::make_shared<Dropout>(o.dropout));
@@ -120,7 +130,8 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
 }
 
 std::vector<Tensor> TransformerDecoderLayer::forward_list(const std::vector<Tensor>& in) {
-  DS_CHECK(in.size() >= 2 && in.size() <= 6, "[TransformerDecoderLayer] takes tgt, memory[, "
+  DS_CHECK(in.size() >= 2 && in.size() <= 6,
+           "[TransformerDecoderLayer] takes tgt, memory[, "
            "tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask], got ",
            in.size(), " inputs");
   return {forward(in[0], in[1], at(in, 2), at(in, 3), at(in, 4), at(in, 5))};

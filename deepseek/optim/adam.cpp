@@ -12,15 +12,19 @@ Options AdamOptions::to_map(const char* type) const {
   DS_CHECK(beta1 >= 0 && beta1 < 1, "[", type, "] invalid beta1 ", beta1);
   DS_CHECK(beta2 >= 0 && beta2 < 1, "[", type, "] invalid beta2 ", beta2);
   DS_CHECK(weight_decay >= 0, "[", type, "] invalid weight_decay ", weight_decay);
-  return {{"lr", lr},       {"beta1", beta1},
-          {"beta2", beta2}, {"eps", eps},
-          {"weight_decay", weight_decay}, {"amsgrad", amsgrad ? 1.0 : 0.0},
+  return {{"lr", lr},
+          {"beta1", beta1},
+          {"beta2", beta2},
+          {"eps", eps},
+          {"weight_decay", weight_decay},
+          {"amsgrad", amsgrad ? 1.0 : 0.0},
           {"maximize", maximize ? 1.0 : 0.0}};
 }
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o)
     : Adam("Adam", single_group(std::move(params)), o, false) {}
-Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o) : Adam("Adam", std::move(groups), o, false) {}
+Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o)
+    : Adam("Adam", std::move(groups), o, false) {}
 Adam::Adam(const char* type, std::vector<ParamGroup> groups, AdamOptions o, bool decoupled)
     : Optimizer(type, std::move(groups), o.to_map(type)), decoupled_(decoupled) {}
 
@@ -53,10 +57,12 @@ void Adam::update(ParamGroup& g) {
     double step = (st.scalars["step"] += 1);
 
     if (wd != 0) {
-      if (decoupled_) p.mul_(1 - lr * wd);
-      else grad = add(grad, p, wd);
+      if (decoupled_)
+        p.mul_(1 - lr * wd);
+      else
+        grad = add(grad, p, wd);
     }
-    exp_avg.add_(sub(grad, exp_avg), 1 - b1);                 // lerp_(grad, 1 - beta1)
+    exp_avg.add_(sub(grad, exp_avg), 1 - b1);                // lerp_(grad, 1 - beta1)
     exp_avg_sq.mul_(b2).add_(mul(mul(grad, 1 - b2), grad));  // addcmul_(grad, grad, 1 - beta2)
     double bc1 = 1 - std::pow(b1, step), bc2 = 1 - std::pow(b2, step);
     double step_size = lr / bc1, bc2_sqrt = std::sqrt(bc2);

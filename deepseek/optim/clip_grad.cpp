@@ -29,7 +29,8 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   double t = total.item<double>();
   if (error_if_nonfinite)
     DS_CHECK(std::isfinite(t), "[clip_grad_norm_] the total norm of order ", norm_type,
-             " of the gradients is non-finite (", t, "), so it cannot be clipped; pass "
+             " of the gradients is non-finite (", t,
+             "), so it cannot be clipped; pass "
              "error_if_nonfinite=false to clip anyway");
   double coef = max_norm / (t + 1e-6);
   if (coef < 1.0 || std::isnan(coef))

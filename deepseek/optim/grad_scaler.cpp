@@ -16,14 +16,16 @@ GradScaler::GradScaler(GradScalerOptions o) : options_(o), scale_(o.init_scale) 
 Tensor GradScaler::scale(const Tensor& loss) const {
   if (!options_.enabled) return loss;
   // The loss is scaled in f32 at least, so a large scale does not overflow an f16 loss.
-  Tensor l = loss.dtype() == DType::f16 || loss.dtype() == DType::bf16 ? cast(loss, DType::f32) : loss;
+  Tensor l =
+      loss.dtype() == DType::f16 || loss.dtype() == DType::bf16 ? cast(loss, DType::f32) : loss;
   return mul(l, scale_);
 }
 
 void GradScaler::unscale_(Optimizer& opt) {
   if (!options_.enabled) return;
   auto& st = per_opt_[&opt];
-  DS_CHECK(st.stage == Stage::ready, "[GradScaler.unscale_] unscale_() has already been called "
+  DS_CHECK(st.stage == Stage::ready,
+           "[GradScaler.unscale_] unscale_() has already been called "
            "on this optimizer since the last update()");
   autograd::NoGradGuard ng;
   double inv = 1.0 / scale_;
@@ -46,7 +48,8 @@ bool GradScaler::step(Optimizer& opt) {
     return true;
   }
   auto& st = per_opt_[&opt];
-  DS_CHECK(st.stage != Stage::stepped, "[GradScaler.step] step() has already been called since "
+  DS_CHECK(st.stage != Stage::stepped,
+           "[GradScaler.step] step() has already been called since "
            "the last update()");
   if (st.stage == Stage::ready) unscale_(opt);
   bool ok = !per_opt_[&opt].found_inf;
@@ -71,7 +74,8 @@ void GradScaler::update(double new_scale) {
         any_recorded = true;
         any_inf |= st.found_inf;
       }
-    DS_CHECK(any_recorded, "[GradScaler.update] no inf checks were recorded prior to update(); "
+    DS_CHECK(any_recorded,
+             "[GradScaler.update] no inf checks were recorded prior to update(); "
              "call unscale_() or step() first");
     if (any_inf) {
       scale_ *= options_.backoff_factor;
@@ -95,7 +99,8 @@ nlohmann::json GradScaler::state_dict() const {
 
 void GradScaler::load_state_dict(const nlohmann::json& s) {
   if (!options_.enabled) return;
-  DS_CHECK(s.is_object() && s.contains("scale"), "[GradScaler.load_state_dict] the state holds "
+  DS_CHECK(s.is_object() && s.contains("scale"),
+           "[GradScaler.load_state_dict] the state holds "
            "no \"scale\" (was it saved from a disabled scaler?)");
   scale_ = s["scale"].get<double>();
   options_.growth_factor = s.value("growth_factor", options_.growth_factor);

@@ -26,8 +26,8 @@ Optimizer::Optimizer(std::string type, std::vector<ParamGroup> groups, Options d
 void Optimizer::add_param_group(ParamGroup group) {
   DS_CHECK(!group.params.empty(), "[", type_, "] a parameter group must hold parameters");
   for (auto& [k, v] : group.options)
-    DS_CHECK(defaults_.count(k) || k == "initial_lr" || k == "max_lr" || k == "min_lr", "[",
-             type_, "] unknown option \"", k, "\" in a parameter group");
+    DS_CHECK(defaults_.count(k) || k == "initial_lr" || k == "max_lr" || k == "min_lr", "[", type_,
+             "] unknown option \"", k, "\" in a parameter group");
   for (auto& [k, v] : defaults_) group.options.emplace(k, v);
   std::unordered_set<const TensorImpl*> seen;
   for (auto& g : groups_)
@@ -99,8 +99,8 @@ OptimizerState Optimizer::state_dict() const {
 
 void Optimizer::load_state_dict(const OptimizerState& s) {
   const auto& m = s.meta;
-  DS_CHECK(m.is_object() && m.contains("param_groups") && m["param_groups"].is_array(), "[",
-           type_, ".load_state_dict] state has no \"param_groups\" list");
+  DS_CHECK(m.is_object() && m.contains("param_groups") && m["param_groups"].is_array(), "[", type_,
+           ".load_state_dict] state has no \"param_groups\" list");
   if (m.contains("type"))
     DS_CHECK(m["type"] == type_, "[", type_, ".load_state_dict] state is from a ",
              m["type"].get<std::string>(), " optimizer");
@@ -109,9 +109,8 @@ void Optimizer::load_state_dict(const OptimizerState& s) {
            jgroups.size(), " parameter groups, the optimizer has ", groups_.size());
   for (size_t i = 0; i < groups_.size(); ++i) {
     size_t n = jgroups[i].value("params", nlohmann::json::array()).size();
-    DS_CHECK(n == groups_[i].params.size(), "[", type_, ".load_state_dict] group ", i,
-             " has ", n, " parameters in the state, ", groups_[i].params.size(),
-             " in the optimizer");
+    DS_CHECK(n == groups_[i].params.size(), "[", type_, ".load_state_dict] group ", i, " has ", n,
+             " parameters in the state, ", groups_[i].params.size(), " in the optimizer");
   }
   // Validate every tensor before changing anything.
   std::vector<Tensor> by_index;
@@ -142,8 +141,8 @@ void Optimizer::load_state_dict(const OptimizerState& s) {
   if (m.contains("state"))
     for (auto& [idx, scalars] : m["state"].items()) {
       size_t i = std::stoul(idx);
-      DS_CHECK(i < by_index.size(), "[", type_, ".load_state_dict] state for parameter ", i,
-               " of ", by_index.size());
+      DS_CHECK(i < by_index.size(), "[", type_, ".load_state_dict] state for parameter ", i, " of ",
+               by_index.size());
       for (auto& [k, v] : scalars.items()) state(by_index[i]).scalars[k] = v.get<double>();
     }
 }

@@ -9,7 +9,8 @@ namespace deepseek::optim {
 
 // ---- base ----
 
-LRScheduler::LRScheduler(Optimizer& opt, std::string type) : optimizer_(opt), type_(std::move(type)) {
+LRScheduler::LRScheduler(Optimizer& opt, std::string type)
+    : optimizer_(opt), type_(std::move(type)) {
   for (auto& g : optimizer_.param_groups()) {
     g.options.emplace("initial_lr", g.lr());
     base_lrs_.push_back(g.get("initial_lr"));
@@ -30,8 +31,8 @@ void LRScheduler::step() {
 }
 
 nlohmann::json LRScheduler::state_dict() const {
-  return {{"type", type_}, {"last_epoch", last_epoch_}, {"base_lrs", base_lrs_},
-          {"last_lr", last_lr_}};
+  return {
+      {"type", type_}, {"last_epoch", last_epoch_}, {"base_lrs", base_lrs_}, {"last_lr", last_lr_}};
 }
 
 void LRScheduler::load_state_dict(const nlohmann::json& s) {
@@ -89,8 +90,8 @@ LinearWarmup::LinearWarmup(Optimizer& opt, int64_t warmup)
   DS_CHECK(warmup >= 0, "[LinearWarmup] warmup_steps must be >= 0, got ", warmup);
 }
 
-CosineWithWarmup::CosineWithWarmup(Optimizer& opt, int64_t warmup, int64_t total,
-                                   double min_ratio, double cycles)
+CosineWithWarmup::CosineWithWarmup(Optimizer& opt, int64_t warmup, int64_t total, double min_ratio,
+                                   double cycles)
     : LambdaLR(opt, "CosineWithWarmup", [=](int64_t s) {
         if (s < warmup) return double(s) / double(std::max<int64_t>(1, warmup));
         double progress = double(s - warmup) / double(std::max<int64_t>(1, total - warmup));
@@ -98,7 +99,8 @@ CosineWithWarmup::CosineWithWarmup(Optimizer& opt, int64_t warmup, int64_t total
         return min_ratio + (1.0 - min_ratio) * c;
       }) {
   DS_CHECK(warmup >= 0 && total > 0 && warmup <= total,
-           "[CosineWithWarmup] need 0 <= warmup_steps <= total_steps, got ", warmup, " and ", total);
+           "[CosineWithWarmup] need 0 <= warmup_steps <= total_steps, got ", warmup, " and ",
+           total);
 }
 
 // ---- CosineAnnealingLR ----
@@ -109,7 +111,8 @@ CosineAnnealingLR::CosineAnnealingLR(Optimizer& opt, int64_t t_max, double eta_m
   initialize();
 }
 double CosineAnnealingLR::lr_at(size_t i, int64_t e) const {
-  return eta_min_ + (base_lrs_[i] - eta_min_) * (1 + std::cos(M_PI * double(e) / double(t_max_))) / 2;
+  return eta_min_ +
+         (base_lrs_[i] - eta_min_) * (1 + std::cos(M_PI * double(e) / double(t_max_))) / 2;
 }
 
 // ---- OneCycleLR ----
@@ -157,13 +160,14 @@ OneCycleLR::OneCycleLR(Optimizer& opt, std::vector<double> max_lrs, int64_t tota
 }
 
 double OneCycleLR::anneal(double start, double end, double pct) const {
-  if (options_.anneal_strategy == "cos") return end + (start - end) / 2.0 * (std::cos(M_PI * pct) + 1);
+  if (options_.anneal_strategy == "cos")
+    return end + (start - end) / 2.0 * (std::cos(M_PI * pct) + 1);
   return (end - start) * pct + start;
 }
 
 std::pair<size_t, double> OneCycleLR::locate(int64_t step) const {
-  DS_CHECK(step < total_steps_ + 1, "[OneCycleLR] tried to step ", step,
-           " times with total_steps ", total_steps_);
+  DS_CHECK(step < total_steps_ + 1, "[OneCycleLR] tried to step ", step, " times with total_steps ",
+           total_steps_);
   double start = 0;
   for (size_t i = 0; i < phases_.size(); ++i) {
     double end = phases_[i].end_step;

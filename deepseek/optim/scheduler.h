@@ -42,6 +42,7 @@ class LRScheduler {
 class StepLR : public LRScheduler {
  public:
   StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1);
+
  protected:
   double lr_at(size_t group, int64_t epoch) const override;
   int64_t step_size_;
@@ -52,6 +53,7 @@ class StepLR : public LRScheduler {
 class MultiStepLR : public LRScheduler {
  public:
   MultiStepLR(Optimizer& optimizer, std::vector<int64_t> milestones, double gamma = 0.1);
+
  protected:
   double lr_at(size_t group, int64_t epoch) const override;
   std::vector<int64_t> milestones_;
@@ -62,6 +64,7 @@ class MultiStepLR : public LRScheduler {
 class LambdaLR : public LRScheduler {
  public:
   LambdaLR(Optimizer& optimizer, std::function<double(int64_t)> factor);
+
  protected:
   LambdaLR(Optimizer& optimizer, std::string type, std::function<double(int64_t)> factor);
   double lr_at(size_t group, int64_t epoch) const override;
@@ -87,6 +90,7 @@ class CosineWithWarmup : public LambdaLR {
 class CosineAnnealingLR : public LRScheduler {
  public:
   CosineAnnealingLR(Optimizer& optimizer, int64_t t_max, double eta_min = 0.0);
+
  protected:
   double lr_at(size_t group, int64_t epoch) const override;
   int64_t t_max_;
@@ -106,9 +110,11 @@ struct OneCycleOptions {
 // "beta1" (Adam) inversely to the rate when cycle_momentum.
 class OneCycleLR : public LRScheduler {
  public:
-  OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps, OneCycleOptions options = {});
+  OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps,
+             OneCycleOptions options = {});
   OneCycleLR(Optimizer& optimizer, std::vector<double> max_lrs, int64_t total_steps,
              OneCycleOptions options = {});
+
  protected:
   double lr_at(size_t group, int64_t epoch) const override;
   void after_lr(int64_t epoch) override;

@@ -14,9 +14,8 @@ namespace {
 using deepseek::testing::close;
 
 std::shared_ptr<Sequential> mlp() {
-  return std::make_shared<Sequential>(std::vector<ModulePtr>{std::make_shared<Linear>(4, 8),
-                                                 std::make_shared<ReLU>(),
-                                                 std::make_shared<Linear>(8, 3)});
+  return std::make_shared<Sequential>(std::vector<ModulePtr>{
+      std::make_shared<Linear>(4, 8), std::make_shared<ReLU>(), std::make_shared<Linear>(8, 3)});
 }
 
 bool has_key(const StateDict& sd, const std::string& k) { return sd.count(k) > 0; }
@@ -118,8 +117,8 @@ TEST(Module, StrictLoadingNamesMissingUnexpectedAndMismatchedKeys) {
 }
 
 TEST(Module, TrainEvalApplyAndTo) {
-  auto m = std::make_shared<Sequential>(std::vector<ModulePtr>{std::make_shared<Linear>(3, 3),
-                                                   std::make_shared<Dropout>(0.5)});
+  auto m = std::make_shared<Sequential>(
+      std::vector<ModulePtr>{std::make_shared<Linear>(3, 3), std::make_shared<Dropout>(0.5)});
   EXPECT_TRUE((*m)[1]->is_training());
   m->eval();
   EXPECT_FALSE((*m)[1]->is_training());
@@ -158,15 +157,15 @@ TEST(Module, ForwardHooksFireWithArgumentsAndCanReplace) {
   auto fc = std::make_shared<Linear>(3, 2);
   std::vector<std::string> calls;
   Tensor seen_in, seen_out;
-  auto h1 = fc->register_forward_pre_hook([&](Module& m, const std::vector<Tensor>& in)
-                                              -> std::optional<std::vector<Tensor>> {
-    calls.push_back("pre:" + m.type_name());
-    seen_in = in[0];
-    return std::vector<Tensor>{mul(in[0], 2.0)};
-  });
+  auto h1 = fc->register_forward_pre_hook(
+      [&](Module& m, const std::vector<Tensor>& in) -> std::optional<std::vector<Tensor>> {
+        calls.push_back("pre:" + m.type_name());
+        seen_in = in[0];
+        return std::vector<Tensor>{mul(in[0], 2.0)};
+      });
   auto h2 = fc->register_forward_hook(
-      [&](Module&, const std::vector<Tensor>& in, const std::vector<Tensor>& out)
-          -> std::optional<std::vector<Tensor>> {
+      [&](Module&, const std::vector<Tensor>& in,
+          const std::vector<Tensor>& out) -> std::optional<std::vector<Tensor>> {
         calls.push_back("post");
         EXPECT_EQ(in.size(), 1u);
         seen_out = out[0];
@@ -189,14 +188,14 @@ TEST(Module, FullBackwardHookSeesGradInputAndGradOutput) {
   auto fc = std::make_shared<Linear>(3, 2);
   std::vector<Tensor> gin, gout;
   int fired = 0;
-  fc->register_full_backward_hook([&](Module&, const std::vector<Tensor>& gi,
-                                      const std::vector<Tensor>& go)
-                                      -> std::optional<std::vector<Tensor>> {
-    ++fired;
-    gin = gi;
-    gout = go;
-    return std::nullopt;
-  });
+  fc->register_full_backward_hook(
+      [&](Module&, const std::vector<Tensor>& gi,
+          const std::vector<Tensor>& go) -> std::optional<std::vector<Tensor>> {
+        ++fired;
+        gin = gi;
+        gout = go;
+        return std::nullopt;
+      });
   Tensor x = randn({4, 3}).requires_grad_(true);
   Tensor y = (*fc)(x);
   Tensor w = randn({4, 2});
@@ -204,17 +203,17 @@ TEST(Module, FullBackwardHookSeesGradInputAndGradOutput) {
   EXPECT_EQ(fired, 1);
   ASSERT_EQ(gout.size(), 1u);
   ASSERT_EQ(gin.size(), 1u);
-  EXPECT_TRUE(close(gout[0], w));                      // dL/dy
-  EXPECT_TRUE(close(gin[0], matmul(w, fc->weight)));   // dL/dx = w · W
+  EXPECT_TRUE(close(gout[0], w));                     // dL/dy
+  EXPECT_TRUE(close(gin[0], matmul(w, fc->weight)));  // dL/dx = w · W
   EXPECT_TRUE(close(x.grad(), gin[0]));
 
   // A hook can replace grad_input.
   auto fc2 = std::make_shared<Linear>(3, 2);
-  fc2->register_full_backward_hook([](Module&, const std::vector<Tensor>& gi,
-                                      const std::vector<Tensor>&)
-                                       -> std::optional<std::vector<Tensor>> {
-    return std::vector<Tensor>{mul(gi[0], 0.0)};
-  });
+  fc2->register_full_backward_hook(
+      [](Module&, const std::vector<Tensor>& gi,
+         const std::vector<Tensor>&) -> std::optional<std::vector<Tensor>> {
+        return std::vector<Tensor>{mul(gi[0], 0.0)};
+      });
   Tensor x2 = randn({2, 3}).requires_grad_(true);
   sum((*fc2)(x2)).backward();
   EXPECT_TRUE(close(x2.grad(), zeros({2, 3}), 0, 0));

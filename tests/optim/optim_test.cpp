@@ -1,12 +1,13 @@
 // Optimizers, schedulers, clipping and GradScaler against PyTorch
 // (tests/fixtures/nn_modules.json from gen_nn_modules.py) and closed forms.
+#include "deepseek/optim/optim.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "deepseek/autograd/grad_mode.h"
 #include "deepseek/nn/nn.h"
-#include "deepseek/optim/optim.h"
 #include "tests/support/test_util.h"
 
 namespace deepseek::optim {
@@ -24,23 +25,28 @@ const nlohmann::json& fixture() {
 std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Tensor> ps) {
   if (name == "sgd") return std::make_unique<SGD>(ps, SGDOptions{.lr = 0.1});
   if (name == "sgd_momentum")
-    return std::make_unique<SGD>(ps, SGDOptions{.lr = 0.05, .momentum = 0.9, .dampening = 0.1,
-                                                .weight_decay = 1e-2});
+    return std::make_unique<SGD>(
+        ps, SGDOptions{.lr = 0.05, .momentum = 0.9, .dampening = 0.1, .weight_decay = 1e-2});
   if (name == "sgd_nesterov")
-    return std::make_unique<SGD>(ps, SGDOptions{.lr = 0.05, .momentum = 0.9,
-                                                .weight_decay = 1e-3, .nesterov = true});
+    return std::make_unique<SGD>(
+        ps, SGDOptions{.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-3, .nesterov = true});
   if (name == "adam") return std::make_unique<Adam>(ps, AdamOptions{.lr = 1e-2});
   if (name == "adam_wd_amsgrad")
-    return std::make_unique<Adam>(ps, AdamOptions{.lr = 1e-2, .weight_decay = 0.1, .amsgrad = true});
+    return std::make_unique<Adam>(ps,
+                                  AdamOptions{.lr = 1e-2, .weight_decay = 0.1, .amsgrad = true});
   if (name == "adamw")
     return std::make_unique<AdamW>(ps, AdamOptions{.lr = 1e-2, .weight_decay = 0.1});
   if (name == "adamw_amsgrad_betas")
-    return std::make_unique<AdamW>(ps, AdamOptions{.lr = 3e-3, .beta1 = 0.8, .beta2 = 0.99,
-                                                   .eps = 1e-6, .weight_decay = 1e-2,
+    return std::make_unique<AdamW>(ps, AdamOptions{.lr = 3e-3,
+                                                   .beta1 = 0.8,
+                                                   .beta2 = 0.99,
+                                                   .eps = 1e-6,
+                                                   .weight_decay = 1e-2,
                                                    .amsgrad = true});
   if (name == "sgd_groups")
     return std::make_unique<SGD>(
-        std::vector<ParamGroup>{ParamGroup({ps[0]}), ParamGroup({ps[1]}, {{"lr", 0.01}, {"momentum", 0.5}})},
+        std::vector<ParamGroup>{ParamGroup({ps[0]}),
+                                ParamGroup({ps[1]}, {{"lr", 0.01}, {"momentum", 0.5}})},
         SGDOptions{.lr = 0.1, .momentum = 0.9});
   return nullptr;
 }
@@ -96,7 +102,8 @@ TEST(Optim, StateDictRoundTripContinuesIdentically) {
     }
   };
   std::vector<Tensor> a = {randn({3, 2}).requires_grad_(true), randn({2}).requires_grad_(true)};
-  std::vector<Tensor> b = {a[0].detach().clone().requires_grad_(true), a[1].detach().clone().requires_grad_(true)};
+  std::vector<Tensor> b = {a[0].detach().clone().requires_grad_(true),
+                           a[1].detach().clone().requires_grad_(true)};
   AdamW oa(a, AdamOptions{.lr = 0.01, .amsgrad = true});
   run(oa, a, 5, 100);
   auto st = oa.state_dict();
@@ -124,8 +131,7 @@ TEST(Optim, StateDictRoundTripContinuesIdentically) {
 
 TEST(Optim, ParamGroupsAndZeroGrad) {
   auto fc = std::make_shared<nn::Linear>(3, 2);
-  SGD opt({ParamGroup({fc->weight}), ParamGroup({fc->bias}, {{"lr", 0.0}})},
-          SGDOptions{.lr = 1.0});
+  SGD opt({ParamGroup({fc->weight}), ParamGroup({fc->bias}, {{"lr", 0.0}})}, SGDOptions{.lr = 1.0});
   EXPECT_EQ(opt.param_groups()[1].get("momentum"), 0.0);  // filled from defaults
   Tensor b0 = fc->bias.clone(), w0 = fc->weight.clone();
   sum((*fc)(ones({1, 3}))).backward();
@@ -152,28 +158,40 @@ TEST(Schedulers, LearningRatesMatchPyTorch) {
     SCOPED_TRACE(name);
     Tensor p = zeros({1}).requires_grad_(true);
     std::unique_ptr<Optimizer> opt;
-    if (name == "onecycle_adam") opt = std::make_unique<Adam>(std::vector<Tensor>{p}, AdamOptions{.lr = 1e-3});
-    else opt = std::make_unique<SGD>(std::vector<Tensor>{p}, SGDOptions{.lr = 0.1, .momentum = 0.9});
+    if (name == "onecycle_adam")
+      opt = std::make_unique<Adam>(std::vector<Tensor>{p}, AdamOptions{.lr = 1e-3});
+    else
+      opt = std::make_unique<SGD>(std::vector<Tensor>{p}, SGDOptions{.lr = 0.1, .momentum = 0.9});
     std::unique_ptr<LRScheduler> s;
-    if (name == "step") s = std::make_unique<StepLR>(*opt, 3, 0.5);
-    else if (name == "multistep") s = std::make_unique<MultiStepLR>(*opt, std::vector<int64_t>{2, 5, 7}, 0.3);
-    else if (name == "linear_warmup") s = std::make_unique<LinearWarmup>(*opt, 5);
-    else if (name == "cosine_warmup") s = std::make_unique<CosineWithWarmup>(*opt, 3, 12);
-    else if (name == "cosine_warmup_min") s = std::make_unique<CosineWithWarmup>(*opt, 2, 10, 0.1);
-    else if (name == "cosine_annealing") s = std::make_unique<CosineAnnealingLR>(*opt, 10, 0.001);
-    else if (name == "onecycle_cos") s = std::make_unique<OneCycleLR>(*opt, 0.1, 20);
+    if (name == "step")
+      s = std::make_unique<StepLR>(*opt, 3, 0.5);
+    else if (name == "multistep")
+      s = std::make_unique<MultiStepLR>(*opt, std::vector<int64_t>{2, 5, 7}, 0.3);
+    else if (name == "linear_warmup")
+      s = std::make_unique<LinearWarmup>(*opt, 5);
+    else if (name == "cosine_warmup")
+      s = std::make_unique<CosineWithWarmup>(*opt, 3, 12);
+    else if (name == "cosine_warmup_min")
+      s = std::make_unique<CosineWithWarmup>(*opt, 2, 10, 0.1);
+    else if (name == "cosine_annealing")
+      s = std::make_unique<CosineAnnealingLR>(*opt, 10, 0.001);
+    else if (name == "onecycle_cos")
+      s = std::make_unique<OneCycleLR>(*opt, 0.1, 20);
     else if (name == "onecycle_linear_3phase")
-      s = std::make_unique<OneCycleLR>(*opt, 0.2, 25, OneCycleOptions{.pct_start = 0.25,
-                                                                     .anneal_strategy = "linear",
-                                                                     .three_phase = true});
-    else if (name == "onecycle_adam") s = std::make_unique<OneCycleLR>(*opt, 0.01, 15);
+      s = std::make_unique<OneCycleLR>(
+          *opt, 0.2, 25,
+          OneCycleOptions{.pct_start = 0.25, .anneal_strategy = "linear", .three_phase = true});
+    else if (name == "onecycle_adam")
+      s = std::make_unique<OneCycleLR>(*opt, 0.01, 15);
     ASSERT_NE(s, nullptr) << "no C++ scheduler for " << name;
     auto lrs = c.at("lrs").get<std::vector<double>>();
     auto moms = c.at("momenta").get<std::vector<double>>();
     std::string mkey = name == "onecycle_adam" ? "beta1" : "momentum";
     for (size_t i = 0; i < lrs.size(); ++i) {
-      EXPECT_NEAR(opt->param_groups()[0].lr(), lrs[i], 1e-12 + 1e-10 * std::abs(lrs[i])) << "step " << i;
-      if (!moms.empty()) EXPECT_NEAR(opt->param_groups()[0].get(mkey), moms[i], 1e-12) << "step " << i;
+      EXPECT_NEAR(opt->param_groups()[0].lr(), lrs[i], 1e-12 + 1e-10 * std::abs(lrs[i]))
+          << "step " << i;
+      if (!moms.empty())
+        EXPECT_NEAR(opt->param_groups()[0].get(mkey), moms[i], 1e-12) << "step " << i;
       p.set_grad(zeros({1}));
       opt->step();
       s->step();
@@ -204,8 +222,9 @@ TEST(ClipGrad, NormMatchesClosedForm) {
   EXPECT_NEAR(n.item<double>(), l2, 1e-5);
   double coef = 1.0 / (l2 + 1e-6);
   EXPECT_TRUE(close(a.grad(), tensor({coef, -2 * coef, 3 * coef, 4 * coef}, {2, 2})));
-  EXPECT_NEAR(std::sqrt(sum(square(a.grad())).item<double>() + sum(square(b.grad())).item<double>()),
-              1.0, 1e-5);
+  EXPECT_NEAR(
+      std::sqrt(sum(square(a.grad())).item<double>() + sum(square(b.grad())).item<double>()), 1.0,
+      1e-5);
   // Below the limit: untouched. Inf norm and p=1.
   a.set_grad(tensor({0.1, 0.1, 0.1, 0.1}, {2, 2}));
   b.set_grad(tensor({0.0, -0.3, 0.0}));
