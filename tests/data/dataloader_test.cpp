@@ -71,7 +71,10 @@ TEST(DataLoader, DropLast) {
   DataLoader loader(toy(10), {.batch_size = 4, .drop_last = true});
   EXPECT_EQ(loader.num_batches(), 2);
   int n = 0;
-  for (Batch& b : loader) EXPECT_EQ(b.size(), 4), ++n;
+  for (Batch& b : loader) {
+    EXPECT_EQ(b.size(), 4);
+    ++n;
+  }
   EXPECT_EQ(n, 2);
 }
 

@@ -42,7 +42,7 @@ uint32_t be32(const uint8_t* p) {
 }
 }  // namespace
 
-Tensor read_idx_u8(const std::string& path, int64_t max_elements) {
+Tensor read_idx_u8(const std::string& path, uint32_t expected_magic, int64_t max_elements) {
   GzFile g;
   g.f = gzopen(path.c_str(), "rb");
   DS_CHECK(g.f != nullptr, "[idx] cannot open '", path, "': ", errno ? std::strerror(errno) : "out of memory");
@@ -50,6 +50,8 @@ Tensor read_idx_u8(const std::string& path, int64_t max_elements) {
   uint8_t magic[4];
   DS_CHECK(read_some(g.f, magic, 4, path) == 4, "[idx] '", path, "': file too short for the magic number");
   const uint32_t m = be32(magic);
+  DS_CHECK(expected_magic == 0 || m == expected_magic, "[idx] '", path, "': magic number ", m, ", expected ",
+           expected_magic);
   DS_CHECK(magic[0] == 0 && magic[1] == 0, "[idx] '", path, "': bad magic number ", m,
            " (an IDX file starts with two zero bytes)");
   DS_CHECK(magic[2] == 0x08, "[idx] '", path, "': data type 0x", std::hex, int(magic[2]),
