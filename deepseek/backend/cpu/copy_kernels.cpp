@@ -1,11 +1,17 @@
-// Casts, copies, fills and creation kernels (including Philox random fills).
+// Casts, copies, fills and creation kernels (including Philox random fills). Memory-bound, so
+// compiled once (not per CPU capability like vec/): 100 cast pairs are costly to build.
 #include <cmath>
 
-#include "deepseek/backend/cpu/vec/vec.h"
+#include "deepseek/backend/cpu/loops.h"
 #include "deepseek/core/generator.h"
+#include "deepseek/ops/registry.h"
 
-namespace deepseek::cpu::DS_CPU_CAPABILITY {
+namespace deepseek::cpu {
 namespace {
+
+void reg(const char* op, ops::KernelFn fn) {
+  ops::Registry::get().register_kernel(op, DeviceType::cpu, std::move(fn));
+}
 
 template <typename To, typename From>
 inline To convert(From v) {
@@ -40,8 +46,6 @@ void fill_indexed(Tensor& out, F f) {  // out is fresh and contiguous: out[i] = 
     });
   });
 }
-
-}  // namespace
 
 void register_copy_kernels() {
   reg("cast", [](auto& in, auto& out, auto&) { copy_into(out[0], in[0]); });
@@ -109,4 +113,7 @@ void register_copy_kernels() {
   });
 }
 
-}  // namespace deepseek::cpu::DS_CPU_CAPABILITY
+DS_REGISTER(register_copy_kernels);
+
+}  // namespace
+}  // namespace deepseek::cpu

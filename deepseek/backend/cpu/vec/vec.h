@@ -16,7 +16,6 @@ inline void reg(const char* op, ops::KernelFn fn) {
   ops::Registry::get().register_kernel(op, DeviceType::cpu, std::move(fn));
 }
 
-void register_copy_kernels();
 void register_unary_kernels();
 void register_binary_kernels();
 void register_reduce_kernels();
@@ -25,7 +24,6 @@ void register_norm_kernels();
 void register_nn_kernels();
 
 inline void register_all() {
-  register_copy_kernels();
   register_unary_kernels();
   register_binary_kernels();
   register_reduce_kernels();
