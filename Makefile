@@ -18,7 +18,7 @@ APT_PACKAGES := build-essential cmake ccache libdnnl-dev libopenblas-dev libgtes
 VENV := .venv
 PY   := $(VENV)/bin/python
 
-.PHONY: all deps configure build test demo bench venv clean format
+.PHONY: all deps configure build build-tests test test-slow demo bench venv clean format
 
 all: build
 
@@ -39,13 +39,17 @@ configure: deps $(BUILD_DIR)/CMakeCache.txt
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build
+build-tests: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target all_tests deepseek
+
+test: build-tests
 	cd $(BUILD_DIR) && OMP_NUM_THREADS=2 ctest -L unit --output-on-failure -j 1
 
-test-slow: build
+test-slow: build-tests
 	cd $(BUILD_DIR) && ctest -L slow --output-on-failure
 
-demo: build
+demo: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target deepseek
 	./$(BUILD_DIR)/bin/deepseek demo
 
 # The bench virtualenv holds the current PyTorch from PyPI as the reference.

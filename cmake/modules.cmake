@@ -33,6 +33,7 @@ function(deepseek_test name)
     return()
   endif()
   add_executable(${name} ${srcs})
+  set_property(GLOBAL APPEND PROPERTY DEEPSEEK_TEST_TARGETS ${name})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main nlohmann_json::nlohmann_json)
   add_test(NAME ${name} COMMAND ${name} --gtest_filter=-*Slow*:*Distributed*:*Cuda*
