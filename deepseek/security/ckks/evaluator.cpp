@@ -139,7 +139,7 @@ Ciphertext add_sub_fresh(const CkksContext& ctx, const Ciphertext& a, const Ciph
   r.scale = a.scale;
   r.context_id = a.context_id;
   r.parts.resize(parts);
-  for (auto& p : r.parts) p = RnsPoly(n, limbs);
+  for (auto& p : r.parts) p = RnsPoly(n, limbs, Uninit{});
 #pragma omp parallel for if (limbs * n * parts >= kParallelMin) schedule(static)
   for (std::size_t i = 0; i < limbs; ++i) {
     const u64 q = ctx.modulus(i).value;
@@ -251,7 +251,7 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
   r.scale = a.scale * b.scale;
   r.context_id = a.context_id;
   r.parts.resize(3);
-  for (auto& p : r.parts) p = RnsPoly(n, limbs);
+  for (auto& p : r.parts) p = RnsPoly(n, limbs, Uninit{});
 #pragma omp parallel for if (limbs * n >= kParallelMin / 4) schedule(static)
   for (std::size_t i = 0; i < limbs; ++i) {
     const Modulus& q = ctx_->modulus(i);
@@ -306,24 +306,24 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
   DS_CHECK(relin_ != nullptr, "[ckks] relinearize: no relinearization keys were given to the evaluator");
   Decomposed dec = decompose(*ctx_, a.parts[2], a.level);
   RnsPoly u0, u1;
-  key_switch(*ctx_, dec, relin_->key, nullptr, u0, u1);
-  const std::size_t n = ctx_->n(), limbs = std::size_t(a.level) + 1;
-#pragma omp parallel for if (limbs * n >= kParallelMin) schedule(static)
-  for (std::size_t i = 0; i < limbs; ++i) {
-    const u64 q = ctx_->modulus(i).value;
-    u64 *c0 = a.parts[0].limb(i), *c1 = a.parts[1].limb(i);
-    const u64 *x0 = u0.limb(i), *x1 = u1.limb(i);
-    for (std::size_t t = 0; t < n; ++t) {
-      c0[t] = add_mod(c0[t], x0[t], q);
-      c1[t] = add_mod(c1[t], x1[t], q);
-    }
-  }
-  a.parts.pop_back();
+  // (c0, c1) + KeySwitch(c2), the addition fused into ModDown's last pass.
+  key_switch(*ctx_, dec, relin_->key, nullptr, u0, u1, &a.parts[0], &a.parts[1]);
+  a.parts.resize(2);
+  a.parts[0] = std::move(u0);
+  a.parts[1] = std::move(u1);
 }
 
 Ciphertext Evaluator::relinearize(const Ciphertext& a) const {
-  Ciphertext r = a;
-  relinearize_inplace(r);
+  check(a, "relinearize");
+  if (a.size() == 2) return a;
+  DS_CHECK(relin_ != nullptr, "[ckks] relinearize: no relinearization keys were given to the evaluator");
+  Decomposed dec = decompose(*ctx_, a.parts[2], a.level);
+  Ciphertext r;
+  r.level = a.level;
+  r.scale = a.scale;
+  r.context_id = a.context_id;
+  r.parts.resize(2);
+  key_switch(*ctx_, dec, relin_->key, nullptr, r.parts[0], r.parts[1], &a.parts[0], &a.parts[1]);
   return r;
 }
 
@@ -341,7 +341,7 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
 #pragma omp parallel for if (l * n >= kParallelMin / 2) schedule(static)
     for (std::size_t i = 0; i < l; ++i) {
       const Modulus& q = ctx_->modulus(i);
-      U64Vec tmp(n);
+      U64Vec tmp(n);  // uninitialised: fully written below
       const u64 half_mod = barrett_reduce_64(half, q);
       for (std::size_t t = 0; t < n; ++t) tmp[t] = sub_mod(barrett_reduce_64(last[t], q), half_mod, q.value);
       ctx_->ntt(i).forward(tmp.data());
@@ -437,14 +437,8 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& a_in, std::uint64_t g) cons
   r.scale = a.scale;
   r.context_id = a.context_id;
   r.parts.resize(2);
-  key_switch(*ctx_, dec, key, &perm, r.parts[0], r.parts[1]);
-  const std::size_t n = ctx_->n();
-  for (std::size_t i = 0; i <= std::size_t(a.level); ++i) {
-    const u64 q = ctx_->modulus(i).value;
-    u64* x = r.parts[0].limb(i);
-    const u64* c0 = a.parts[0].limb(i);
-    for (std::size_t t = 0; t < n; ++t) x[t] = add_mod(x[t], c0[perm[t]], q);
-  }
+  // σ_g(c0) + KeySwitch(σ_g(c1)), the addition fused into ModDown's last pass.
+  key_switch(*ctx_, dec, key, &perm, r.parts[0], r.parts[1], &a.parts[0], nullptr, &perm);
   return r;
 }
 
@@ -498,7 +492,6 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std
   }
   if (todo.empty()) return out;
   Decomposed dec = decompose(*ctx_, a.parts[1], a.level);
-  const std::size_t n = ctx_->n();
   for (std::size_t k : todo) {
     const std::uint64_t g = ctx_->galois_element(steps[k]);
     const auto& perm = ctx_->galois_permutation(g);
@@ -507,13 +500,7 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std
     r.scale = a.scale;
     r.context_id = a.context_id;
     r.parts.resize(2);
-    key_switch(*ctx_, dec, galois_key(g, steps[k]), &perm, r.parts[0], r.parts[1]);
-    for (std::size_t i = 0; i <= std::size_t(a.level); ++i) {
-      const u64 q = ctx_->modulus(i).value;
-      u64* x = r.parts[0].limb(i);
-      const u64* c0 = a.parts[0].limb(i);
-      for (std::size_t t = 0; t < n; ++t) x[t] = add_mod(x[t], c0[perm[t]], q);
-    }
+    key_switch(*ctx_, dec, galois_key(g, steps[k]), &perm, r.parts[0], r.parts[1], &a.parts[0], nullptr, &perm);
   }
   return out;
 }

@@ -53,42 +53,92 @@ void base_convert(const CkksContext& ctx, const u64* const* src, const std::vect
   }
 }
 
+// Hybrid key switching in two passes with one barrier each (the old code opened ~25 small
+// parallel regions per key switch; on a loaded 2-core machine every region end is a
+// rendezvous that waits for the other thread to be scheduled, which made 2 threads slower
+// than 1). Work items are whole limbs (one NTT each), handed out dynamically.
+namespace {
+constexpr std::size_t kKsParallelMin = 32768;
+}
+
 Decomposed decompose(const CkksContext& ctx, const RnsPoly& d, int level) {
   const std::size_t n = ctx.n(), limbs = std::size_t(level) + 1, K = ctx.num_special();
   DS_CHECK(d.limbs() == limbs, "[ckks] key switch: polynomial has ", d.limbs(), " limbs, level needs ", limbs);
-  RnsPoly coef = d;
-#pragma omp parallel for if (limbs * n >= 32768) schedule(static)
-  for (std::size_t i = 0; i < limbs; ++i) ctx.ntt(i).inverse(coef.limb(i));
-  Decomposed out;
-  out.level = level;
-  const std::size_t digits = ctx.num_digits(level);
-  out.digits.resize(digits);
+  const std::size_t digits = ctx.num_digits(level), total = limbs + K;
+  DS_CHECK(ctx.digit_width() <= 32, "[ckks] base conversion from more than 32 primes is not supported");
+  // (Q_j/q_i)^{-1} mod q_i for every data prime i, Q_j the product of i's digit.
+  std::vector<u64> qhat_inv(limbs), qhat_inv_shoup(limbs);
   for (std::size_t j = 0; j < digits; ++j) {
     const std::size_t lo = ctx.digit_begin(j), hi = ctx.digit_end(j, level);
-    RnsPoly& D = out.digits[j];
-    D = RnsPoly(n, limbs + K);
-    std::vector<std::size_t> src_idx, dst_idx, dst_pos;
-    std::vector<const u64*> src;
     for (std::size_t i = lo; i < hi; ++i) {
-      src_idx.push_back(i);
-      src.push_back(coef.limb(i));
+      const Modulus& qi = ctx.modulus(i);
+      u64 v = 1;
+      for (std::size_t k = lo; k < hi; ++k)
+        if (k != i) v = mul_mod(v, ctx.modulus(k).value % qi.value, qi);
+      qhat_inv[i] = inv_mod(v, qi);
+      qhat_inv_shoup[i] = shoup_precompute(qhat_inv[i], qi.value);
     }
-    for (std::size_t i = 0; i < limbs; ++i)
-      if (i < lo || i >= hi) {
-        dst_idx.push_back(i);
-        dst_pos.push_back(i);
+  }
+  // coef_i = INTT(d_i) * (Q_j/q_i)^{-1} mod q_i: the first step of every digit's conversion.
+  RnsPoly coef(n, limbs, Uninit{});
+  Decomposed out;
+  out.level = level;
+  out.digits.resize(digits);
+  for (auto& D : out.digits) D = RnsPoly(n, total, Uninit{});
+  const std::size_t items = digits * total;
+#pragma omp parallel if (limbs * n >= kKsParallelMin)
+  {
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t i = 0; i < limbs; ++i) {
+      const u64 q = ctx.modulus(i).value;
+      u64* c = coef.limb(i);
+      std::copy(d.limb(i), d.limb(i) + n, c);
+      ctx.ntt(i).inverse(c);
+      if (qhat_inv[i] != 1) {
+        const u64 w = qhat_inv[i], wp = qhat_inv_shoup[i];
+        for (std::size_t x = 0; x < n; ++x) c[x] = mul_shoup(c[x], w, wp, q);
       }
-    for (std::size_t k = 0; k < K; ++k) {
-      dst_idx.push_back(ctx.special_index(k));
-      dst_pos.push_back(limbs + k);
     }
-    std::vector<u64*> dst;
-    for (std::size_t p : dst_pos) dst.push_back(D.limb(p));
-    base_convert(ctx, src.data(), src_idx, dst.data(), dst_idx);
-#pragma omp parallel for if (dst_idx.size() * n >= 32768) schedule(static)
-    for (std::size_t t = 0; t < dst_idx.size(); ++t) ctx.ntt(dst_idx[t]).forward(dst[t]);
-    // The digit's own primes: the residues are those of d itself, already in NTT form.
-    for (std::size_t i = lo; i < hi; ++i) std::copy(d.limb(i), d.limb(i) + n, D.limb(i));
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t it = 0; it < items; ++it) {
+      const std::size_t j = it / total, pos = it % total;
+      const std::size_t lo = ctx.digit_begin(j), hi = ctx.digit_end(j, level), m = hi - lo;
+      u64* dst = out.digits[j].limb(pos);
+      if (pos >= lo && pos < hi) {
+        // The digit's own primes: the residues are those of d itself, already in NTT form.
+        std::copy(d.limb(pos), d.limb(pos) + n, dst);
+        continue;
+      }
+      const std::size_t pidx = pos < limbs ? pos : ctx.special_index(pos - limbs);
+      const Modulus& p = ctx.modulus(pidx);
+      if (m == 1) {
+        const u64* s = coef.limb(lo);
+        for (std::size_t x = 0; x < n; ++x) dst[x] = barrett_reduce_64(s[x], p);
+      } else {
+        u64 w[32];
+        const u64* src[32];
+        for (std::size_t a = 0; a < m; ++a) {
+          u64 v = 1;
+          for (std::size_t b = 0; b < m; ++b)
+            if (b != a) v = mul_mod(v, ctx.modulus(lo + b).value % p.value, p);
+          w[a] = v;
+          src[a] = coef.limb(lo + a);
+        }
+        if (m == 3) {
+          const u64 *s0 = src[0], *s1 = src[1], *s2 = src[2];
+          const u64 w0 = w[0], w1 = w[1], w2 = w[2];
+          for (std::size_t x = 0; x < n; ++x)
+            dst[x] = barrett_reduce_128(u128(s0[x]) * w0 + u128(s1[x]) * w1 + u128(s2[x]) * w2, p);
+        } else {
+          for (std::size_t x = 0; x < n; ++x) {
+            u128 acc = 0;
+            for (std::size_t a = 0; a < m; ++a) acc += u128(src[a][x]) * w[a];
+            dst[x] = barrett_reduce_128(acc, p);
+          }
+        }
+      }
+      ctx.ntt(pidx).forward(dst);
+    }
   }
   return out;
 }
@@ -125,56 +175,116 @@ void mod_down(const CkksContext& ctx, RnsPoly& x, int level) {
 }
 
 void key_switch(const CkksContext& ctx, const Decomposed& dec, const KeySwitchKey& key,
-                const std::vector<std::uint32_t>* perm, RnsPoly& u0, RnsPoly& u1) {
+                const std::vector<std::uint32_t>* perm, RnsPoly& u0, RnsPoly& u1, const RnsPoly* add0,
+                const RnsPoly* add1, const std::vector<std::uint32_t>* add0_perm) {
   const int level = dec.level;
   const std::size_t n = ctx.n(), limbs = std::size_t(level) + 1, K = ctx.num_special();
   const std::size_t total = limbs + K, digits = dec.digits.size();
   DS_CHECK(key.context_id == ctx.id() && key.b.size() >= digits && key.a.size() >= digits,
            "[ckks] key switch: key does not match the parameter set");
-  u0 = RnsPoly(n, total);
-  u1 = RnsPoly(n, total);
-#pragma omp parallel for if (total * n >= 32768) schedule(static)
-  for (std::size_t pos = 0; pos < total; ++pos) {
-    const std::size_t kidx = pos < limbs ? pos : ctx.num_data() + (pos - limbs);
-    const Modulus& q = ctx.modulus(kidx);
-    u64* o0 = u0.limb(pos);
-    u64* o1 = u1.limb(pos);
-    const u64* dg[64];
-    const u64* kb[64];
-    const u64* ka[64];
-    for (std::size_t j = 0; j < digits; ++j) {
-      dg[j] = dec.digits[j].limb(pos);
-      kb[j] = key.b[j].limb(kidx);
-      ka[j] = key.a[j].limb(kidx);
-    }
-    if (perm) {
-      const std::uint32_t* pm = perm->data();
-      for (std::size_t x = 0; x < n; ++x) {
-        u128 a0 = 0, a1 = 0;
-        const std::uint32_t px = pm[x];
-        for (std::size_t j = 0; j < digits; ++j) {
-          const u64 v = dg[j][px];
-          a0 += u128(v) * kb[j][x];
-          a1 += u128(v) * ka[j][x];
-        }
-        o0[x] = barrett_reduce_128(a0, q);
-        o1[x] = barrett_reduce_128(a1, q);
+  DS_CHECK(digits <= 64, "[ckks] key switch: too many digits");
+  DS_CHECK(K <= 32, "[ckks] key switch: too many special primes");
+  RnsPoly r0(n, total, Uninit{}), r1(n, total, Uninit{});
+  const std::vector<u64>& phat_inv = ctx.phat_inv();
+#pragma omp parallel if (total * n >= kKsParallelMin)
+  {
+    // Pass 1: inner product <digits, key> per limb (lazy: one 128-bit accumulator, one
+    // reduction per output word); the special limbs go straight on to ModDown's first step,
+    // INTT and multiplication by (P/p_k)^{-1}.
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t it = 0; it < 2 * total; ++it) {
+      // Special limbs first: they carry the most work (an extra INTT), so they start early.
+      const std::size_t half = it >> 1, pos = half < K ? limbs + half : half - K;
+      const bool second = it & 1;
+      const std::size_t kidx = pos < limbs ? pos : ctx.num_data() + (pos - limbs);
+      const Modulus& q = ctx.modulus(kidx);
+      u64* o = second ? r1.limb(pos) : r0.limb(pos);
+      const u64* dg[64];
+      const u64* kk[64];
+      for (std::size_t j = 0; j < digits; ++j) {
+        dg[j] = dec.digits[j].limb(pos);
+        kk[j] = second ? key.a[j].limb(kidx) : key.b[j].limb(kidx);
       }
-    } else {
-      for (std::size_t x = 0; x < n; ++x) {
-        u128 a0 = 0, a1 = 0;
-        for (std::size_t j = 0; j < digits; ++j) {
-          const u64 v = dg[j][x];
-          a0 += u128(v) * kb[j][x];
-          a1 += u128(v) * ka[j][x];
+      if (perm) {
+        const std::uint32_t* pm = perm->data();
+        for (std::size_t x = 0; x < n; ++x) {
+          u128 acc = 0;
+          const std::uint32_t px = pm[x];
+          for (std::size_t j = 0; j < digits; ++j) acc += u128(dg[j][px]) * kk[j][x];
+          o[x] = barrett_reduce_128(acc, q);
         }
-        o0[x] = barrett_reduce_128(a0, q);
-        o1[x] = barrett_reduce_128(a1, q);
+      } else if (digits == 5) {
+        for (std::size_t x = 0; x < n; ++x)
+          o[x] = barrett_reduce_128(u128(dg[0][x]) * kk[0][x] + u128(dg[1][x]) * kk[1][x] +
+                                        u128(dg[2][x]) * kk[2][x] + u128(dg[3][x]) * kk[3][x] +
+                                        u128(dg[4][x]) * kk[4][x],
+                                    q);
+      } else {
+        for (std::size_t x = 0; x < n; ++x) {
+          u128 acc = 0;
+          for (std::size_t j = 0; j < digits; ++j) acc += u128(dg[j][x]) * kk[j][x];
+          o[x] = barrett_reduce_128(acc, q);
+        }
+      }
+      if (pos >= limbs) {
+        const std::size_t k = pos - limbs;
+        ctx.ntt(kidx).inverse(o);
+        if (phat_inv[k] != 1) {
+          const u64 w = phat_inv[k], wp = shoup_precompute(w, q.value);
+          for (std::size_t x = 0; x < n; ++x) o[x] = mul_shoup(o[x], w, wp, q.value);
+        }
+      }
+    }
+    // Pass 2: ModDown per data limb: x_i = (x_i - Conv_{P->q_i}(x_P)) * P^{-1}, then the
+    // optional addition of the caller's polynomial (fused here to save a pass and a barrier).
+    U64Vec conv(n);
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t it = 0; it < 2 * limbs; ++it) {
+      const std::size_t i = it >> 1;
+      const bool second = it & 1;
+      RnsPoly& r = second ? r1 : r0;
+      const Modulus& q = ctx.modulus(i);
+      const std::vector<u64>& ph = ctx.phat_mod_q(i);
+      u64* c = conv.data();
+      if (K == 1) {
+        const u64* s = r.limb(limbs);
+        for (std::size_t x = 0; x < n; ++x) c[x] = barrett_reduce_64(s[x], q);
+      } else if (K == 3) {
+        const u64 *s0 = r.limb(limbs), *s1 = r.limb(limbs + 1), *s2 = r.limb(limbs + 2);
+        const u64 w0 = ph[0], w1 = ph[1], w2 = ph[2];
+        for (std::size_t x = 0; x < n; ++x)
+          c[x] = barrett_reduce_128(u128(s0[x]) * w0 + u128(s1[x]) * w1 + u128(s2[x]) * w2, q);
+      } else {
+        for (std::size_t x = 0; x < n; ++x) {
+          u128 acc = 0;
+          for (std::size_t k = 0; k < K; ++k) acc += u128(r.limb(limbs + k)[x]) * ph[k];
+          c[x] = barrett_reduce_128(acc, q);
+        }
+      }
+      ctx.ntt(i).forward(c);
+      const u64 w = ctx.inv_p_mod_q(i), wp = shoup_precompute(w, q.value);
+      u64* xi = r.limb(i);
+      const RnsPoly* add = second ? add1 : add0;
+      if (!add) {
+        for (std::size_t t = 0; t < n; ++t) xi[t] = mul_shoup(xi[t] + q.value - c[t], w, wp, q.value);
+      } else {
+        const u64* y = add->limb(i);
+        const std::vector<std::uint32_t>* ap = second ? nullptr : add0_perm;
+        if (ap) {
+          const std::uint32_t* pm = ap->data();
+          for (std::size_t t = 0; t < n; ++t)
+            xi[t] = add_mod(mul_shoup(xi[t] + q.value - c[t], w, wp, q.value), y[pm[t]], q.value);
+        } else {
+          for (std::size_t t = 0; t < n; ++t)
+            xi[t] = add_mod(mul_shoup(xi[t] + q.value - c[t], w, wp, q.value), y[t], q.value);
+        }
       }
     }
   }
-  mod_down(ctx, u0, level);
-  mod_down(ctx, u1, level);
+  r0.truncate(limbs);
+  r1.truncate(limbs);
+  u0 = std::move(r0);
+  u1 = std::move(r1);
 }
 
 }  // namespace deepseek::security::ckks

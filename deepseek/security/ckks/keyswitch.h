@@ -27,7 +27,8 @@ Decomposed decompose(const CkksContext& ctx, const RnsPoly& d, int level);
 // (u0, u1) over Q_l with u0 + u1·s ≈ σ_g(d)·s' where the key switches s' -> s; `perm` is the
 // NTT permutation of σ_g or null for the identity. u0/u1 are overwritten.
 void key_switch(const CkksContext& ctx, const Decomposed& dec, const KeySwitchKey& key,
-                const std::vector<std::uint32_t>* perm, RnsPoly& u0, RnsPoly& u1);
+                const std::vector<std::uint32_t>* perm, RnsPoly& u0, RnsPoly& u1, const RnsPoly* add0 = nullptr,
+                const RnsPoly* add1 = nullptr, const std::vector<std::uint32_t>* add0_perm = nullptr);
 
 // Divides x (over Q_l·P, NTT form) by P with rounding, leaving level+1 limbs.
 void mod_down(const CkksContext& ctx, RnsPoly& x, int level);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "deepseek/security/ckks/modarith.h"
@@ -26,6 +27,16 @@ struct AlignedAllocator {
   template <typename U>
   AlignedAllocator(const AlignedAllocator<U>&) {}
   T* allocate(std::size_t n) { return static_cast<T*>(ckks_aligned_alloc(n * sizeof(T))); }
+  // Default-initialises (no zeroing) when no value is given: U64Vec(n) leaves words
+  // uninitialised, which saves a full write pass over buffers that are overwritten anyway.
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
   void deallocate(T* p, std::size_t n) { ckks_aligned_free(p, n * sizeof(T)); }
   template <typename U>
   bool operator==(const AlignedAllocator<U>&) const { return true; }
@@ -33,10 +44,14 @@ struct AlignedAllocator {
 
 using U64Vec = std::vector<u64, AlignedAllocator<u64>>;
 
+// Tag for an RnsPoly whose residues the caller overwrites before reading (no zero fill).
+struct Uninit {};
+
 class RnsPoly {
  public:
   RnsPoly() = default;
   RnsPoly(std::size_t n, std::size_t limbs) : n_(n), limbs_(limbs), data_(n * limbs, 0) {}
+  RnsPoly(std::size_t n, std::size_t limbs, Uninit) : n_(n), limbs_(limbs), data_(n * limbs) {}
 
   std::size_t n() const { return n_; }
   std::size_t limbs() const { return limbs_; }
