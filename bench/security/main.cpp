@@ -91,6 +91,12 @@ int main(int argc, char** argv) {
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--out" && i + 1 < argc) out_path = argv[++i];
   }
+  auto loadavg = [] {
+    std::string l = run_capture("cut -d' ' -f1-3 /proc/loadavg");
+    while (!l.empty() && l.back() == '\n') l.pop_back();
+    return l;
+  };
+  const std::string load_start = loadavg();
   std::map<std::string, double> seal;
   std::string seal_version = "SEAL 4.4.3 (issue 5 table, not measured in this run)";
   if (use_seal && only != "linalg") {
@@ -122,6 +128,8 @@ int main(int argc, char** argv) {
   while (!cpu.empty() && cpu.front() == ' ') cpu.erase(cpu.begin());
   std::ostringstream os;
   os << "{\n  \"machine\": \"" << cpu << ", " << omp_get_num_procs() << " cores\",\n  \"commit\": \"" << commit
+     << "\",\n  \"load_average\": \"start " << load_start << ", end " << loadavg()
+     << " (1/5/15 min; shared machine, wall times inflated when above the core count)"
      << "\",\n  \"reference\": \"" << seal_version << "\",\n  \"results\": [\n";
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];

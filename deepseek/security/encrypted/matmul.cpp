@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
 
 namespace deepseek::security {
 
@@ -25,11 +28,33 @@ void bsgs_steps(int kmin, int kmax, int unit, int b1, std::vector<int>& out) {
     if (g) out.push_back(g * b1 * unit);
 }
 
-// Σ_t u_t ⊙ rot(x, k_t·unit) with baby-step/giant-step: k = g·b1 + j (j in [0, b1)), the b1
-// baby rotations hoisted, one rotation per giant step, diagonals pre-rotated by -g·b1·unit.
-Ciphertext linear_transform(const ckks::Evaluator& ev, const Ciphertext& x, const std::vector<int>& ks,
-                            const std::vector<std::vector<double>>& diags, int unit, int b1) {
+// Plaintext scale for a transform of x: the product rescaled by q_level lands on level_scale.
+double transform_plain_scale(const ckks::CkksContext& ctx, int level, double scale) {
+  return ctx.level_scale(level - 1) * double(ctx.modulus(std::size_t(level)).value) / scale;
+}
+
+// The BSGS diagonals of Σ_t u_t ⊙ rot(x, k_t·unit), k = g·b1 + j, each pre-rotated by
+// -g·b1·unit and encoded at (level, ps); indexed like ks.
+std::vector<ckks::Plaintext> encode_bsgs_diags(const ckks::Evaluator& ev, int level, double ps, const std::vector<int>& ks,
+                                               const std::vector<std::vector<double>>& diags, int unit, int b1) {
   const std::size_t slots = ev.context()->slots();
+  std::vector<ckks::Plaintext> out(ks.size());
+  std::vector<double> rot(slots);
+  for (std::size_t t = 0; t < ks.size(); ++t) {
+    const int g = floor_div(ks[t], b1);
+    const long long sh = (long long)g * b1 * unit;
+    const std::size_t shm = std::size_t(((sh % (long long)slots) + (long long)slots) % (long long)slots);
+    for (std::size_t i = 0; i < slots; ++i) rot[(i + shm) % slots] = diags[t][i];
+    out[t] = ev.encoder().encode(rot, ps, level);
+  }
+  return out;
+}
+
+// Σ_t u_t ⊙ rot(x, k_t·unit) with baby-step/giant-step: k = g·b1 + j (j in [0, b1)), the b1
+// baby rotations hoisted, one rotation per giant step, diagonals pre-rotated by -g·b1·unit
+// (encoded once by encode_bsgs_diags and cached by the caller).
+Ciphertext linear_transform(const ckks::Evaluator& ev, const Ciphertext& x, const std::vector<int>& ks,
+                            const std::vector<ckks::Plaintext>& pts, int unit, int b1) {
   std::map<int, std::vector<std::pair<int, std::size_t>>> groups;  // g -> (j, diag index)
   for (std::size_t t = 0; t < ks.size(); ++t) {
     const int g = floor_div(ks[t], b1), j = ks[t] - g * b1;
@@ -39,18 +64,14 @@ Ciphertext linear_transform(const ckks::Evaluator& ev, const Ciphertext& x, cons
   for (int j = 0; j < b1; ++j) baby.push_back(j * unit);
   std::vector<Ciphertext> rx = ev.rotate_hoisted(x, baby);
   const auto& ctx = *ev.context();
-  const double ps = ctx.level_scale(x.level - 1) * double(ctx.modulus(std::size_t(x.level)).value) / x.scale;
   Ciphertext acc;
   bool have = false;
   for (auto& [g, items] : groups) {
     Ciphertext inner;
     bool hi = false;
     const long long sh = (long long)g * b1 * unit;
-    const std::size_t shm = std::size_t(((sh % (long long)slots) + (long long)slots) % (long long)slots);
     for (auto [j, t] : items) {
-      std::vector<double> rot(slots);
-      for (std::size_t i = 0; i < slots; ++i) rot[(i + shm) % slots] = diags[t][i];
-      Ciphertext p = ev.multiply_plain(rx[std::size_t(j)], ev.encoder().encode(rot, ps, x.level));
+      Ciphertext p = ev.multiply_plain(rx[std::size_t(j)], pts[t]);
       if (hi) ev.add_inplace(inner, p);
       else inner = std::move(p), hi = true;
     }
@@ -63,31 +84,31 @@ Ciphertext linear_transform(const ckks::Evaluator& ev, const Ciphertext& x, cons
   return acc;
 }
 
-}  // namespace
-
-std::vector<int> encrypted_matmul_rotations(std::size_t d) {
-  std::vector<int> r;
-  const int dd = int(d);
-  bsgs_steps(-dd + 1, dd - 1, 1, sqrt_pow2(2 * d), r);  // σ
-  bsgs_steps(0, dd - 1, dd, sqrt_pow2(d), r);           // τ
-  for (int k = 1; k < dd; ++k) {
-    r.push_back(k);       // φ
-    r.push_back(k - dd);  // φ, wrapped part
-    r.push_back(dd * k);  // ψ
+// Encoded plaintexts of one matmul configuration (≈ 5d plaintexts). They depend only on the
+// parameter set, d and the operands' levels and scales, so they are built once and shared by
+// later calls (a few configurations are kept; the oldest is dropped).
+struct MatmulPlains {
+  std::vector<int> s_shift, t_shift;
+  std::vector<ckks::Plaintext> s_pts, t_pts, m1, m2;
+};
+struct MatmulKey {
+  std::uint64_t ctx_id;
+  std::size_t d;
+  int la, lb;
+  double sa, sb;
+  bool operator<(const MatmulKey& o) const {
+    return std::tie(ctx_id, d, la, lb, sa, sb) < std::tie(o.ctx_id, o.d, o.la, o.lb, o.sa, o.sb);
   }
-  std::sort(r.begin(), r.end());
-  r.erase(std::unique(r.begin(), r.end()), r.end());
-  return r;
-}
+};
+constexpr std::size_t kMatmulCacheEntries = 2;
+std::mutex g_matmul_mu;
+std::map<MatmulKey, std::pair<std::uint64_t, std::shared_ptr<const MatmulPlains>>> g_matmul_cache;
+std::uint64_t g_matmul_tick = 0;
 
-EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTensor& a, const EncryptedTensor& b) {
-  DS_CHECK(a.shape.size() == 2 && b.shape.size() == 2 && a.shape[0] == a.shape[1] && b.shape == a.shape,
-           "[encrypted] matmul: operands must be square matrices of one size");
-  DS_CHECK(a.cts.size() == 1 && b.cts.size() == 1, "[encrypted] matmul: each matrix must fit one ciphertext");
-  const std::size_t d = a.shape[0], slots = ev.context()->slots(), n = d * d;
-  DS_CHECK(n <= slots && slots % n == 0, "[encrypted] matmul: ", d, "x", d, " needs d^2 dividing the ", slots, " slots");
-  ev.require_levels(a.cts[0], 3, "encrypted matrix multiply (Jiang et al.)");
-  ev.require_levels(b.cts[0], 3, "encrypted matrix multiply (Jiang et al.)");
+std::shared_ptr<const MatmulPlains> build_matmul_plains(const ckks::Evaluator& ev, std::size_t d, const Ciphertext& ca,
+                                                        const Ciphertext& cb) {
+  const std::size_t slots = ev.context()->slots(), n = d * d;
+  const auto& ctx = *ev.context();
   const int dd = int(d);
   // Matrices are replicated slots/n times, so rotations are cyclic mod n.
   auto expand = [&](const std::vector<double>& v) {
@@ -116,8 +137,79 @@ EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTenso
     t_shift.push_back(k);
     t_diag.push_back(expand(v));
   }
-  Ciphertext A0 = linear_transform(ev, a.cts[0], s_shift, s_diag, 1, sqrt_pow2(2 * d));
-  Ciphertext B0 = linear_transform(ev, b.cts[0], t_shift, t_diag, dd, sqrt_pow2(d));
+  auto P = std::make_shared<MatmulPlains>();
+  P->s_pts = encode_bsgs_diags(ev, ca.level, transform_plain_scale(ctx, ca.level, ca.scale), s_shift, s_diag, 1,
+                               sqrt_pow2(2 * d));
+  P->t_pts = encode_bsgs_diags(ev, cb.level, transform_plain_scale(ctx, cb.level, cb.scale), t_shift, t_diag, dd,
+                               sqrt_pow2(d));
+  P->s_shift = std::move(s_shift);
+  P->t_shift = std::move(t_shift);
+  // φ masks, at A0's level (one below a's) and for A0's scale.
+  const int la = ca.level - 1;
+  const double ps = transform_plain_scale(ctx, la, ctx.level_scale(la));
+  for (int k = 1; k < dd; ++k) {
+    std::vector<double> m1(n, 0.0), m2(n, 0.0);
+    for (int l = 0; l < int(n); ++l) {
+      int j = l % dd;
+      if (j < dd - k) m1[std::size_t(l)] = 1;
+      else m2[std::size_t(l)] = 1;
+    }
+    P->m1.push_back(ev.encoder().encode(expand(m1), ps, la));
+    P->m2.push_back(ev.encoder().encode(expand(m2), ps, la));
+  }
+  return P;
+}
+
+}  // namespace
+
+std::vector<int> encrypted_matmul_rotations(std::size_t d) {
+  std::vector<int> r;
+  const int dd = int(d);
+  bsgs_steps(-dd + 1, dd - 1, 1, sqrt_pow2(2 * d), r);  // σ
+  bsgs_steps(0, dd - 1, dd, sqrt_pow2(d), r);           // τ
+  for (int k = 1; k < dd; ++k) {
+    r.push_back(k);       // φ
+    r.push_back(k - dd);  // φ, wrapped part
+    r.push_back(dd * k);  // ψ
+  }
+  std::sort(r.begin(), r.end());
+  r.erase(std::unique(r.begin(), r.end()), r.end());
+  return r;
+}
+
+EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTensor& a, const EncryptedTensor& b) {
+  DS_CHECK(a.shape.size() == 2 && b.shape.size() == 2 && a.shape[0] == a.shape[1] && b.shape == a.shape,
+           "[encrypted] matmul: operands must be square matrices of one size");
+  DS_CHECK(a.cts.size() == 1 && b.cts.size() == 1, "[encrypted] matmul: each matrix must fit one ciphertext");
+  const std::size_t d = a.shape[0], slots = ev.context()->slots(), n = d * d;
+  DS_CHECK(n <= slots && slots % n == 0, "[encrypted] matmul: ", d, "x", d, " needs d^2 dividing the ", slots, " slots");
+  ev.require_levels(a.cts[0], 3, "encrypted matrix multiply (Jiang et al.)");
+  ev.require_levels(b.cts[0], 3, "encrypted matrix multiply (Jiang et al.)");
+  const int dd = int(d);
+  const auto& ctx = *ev.context();
+  const MatmulKey key{ctx.id(), d, a.cts[0].level, b.cts[0].level, a.cts[0].scale, b.cts[0].scale};
+  std::shared_ptr<const MatmulPlains> plains;
+  {
+    std::lock_guard<std::mutex> lock(g_matmul_mu);
+    auto it = g_matmul_cache.find(key);
+    if (it != g_matmul_cache.end()) {
+      it->second.first = ++g_matmul_tick;
+      plains = it->second.second;
+    }
+  }
+  if (!plains) plains = build_matmul_plains(ev, d, a.cts[0], b.cts[0]);
+  {
+    std::lock_guard<std::mutex> lock(g_matmul_mu);
+    g_matmul_cache[key] = {++g_matmul_tick, plains};
+    while (g_matmul_cache.size() > kMatmulCacheEntries) {
+      auto oldest = g_matmul_cache.begin();
+      for (auto it = g_matmul_cache.begin(); it != g_matmul_cache.end(); ++it)
+        if (it->second.first < oldest->second.first) oldest = it;
+      g_matmul_cache.erase(oldest);
+    }
+  }
+  Ciphertext A0 = linear_transform(ev, a.cts[0], plains->s_shift, plains->s_pts, 1, sqrt_pow2(2 * d));
+  Ciphertext B0 = linear_transform(ev, b.cts[0], plains->t_shift, plains->t_pts, dd, sqrt_pow2(d));
   // Column shifts of A0 (φ^k): masks v_k (columns j < d-k) and v'_k (columns j >= d-k).
   std::vector<int> a_rot, b_rot;
   for (int k = 1; k < dd; ++k) {
@@ -126,8 +218,8 @@ EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTenso
     b_rot.push_back(dd * k);
   }
   std::vector<Ciphertext> ra = ev.rotate_hoisted(A0, a_rot), rb = ev.rotate_hoisted(B0, b_rot);
-  const auto& ctx = *ev.context();
-  const double ps = ctx.level_scale(A0.level - 1) * double(ctx.modulus(std::size_t(A0.level)).value) / A0.scale;
+  DS_CHECK(A0.level == a.cts[0].level - 1 && A0.scale == ctx.level_scale(A0.level),
+           "[encrypted] matmul: unexpected level after the σ transform");
   // k = 0 term at one level above the others; the final add aligns it.
   Ciphertext acc = ev.multiply(A0, B0);
   ev.relinearize_inplace(acc);
@@ -135,14 +227,8 @@ EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTenso
   Ciphertext acc3;  // 3-part accumulator of the k >= 1 terms (one relinearization at the end)
   bool have3 = false;
   for (int k = 1; k < dd; ++k) {
-    std::vector<double> m1(n, 0.0), m2(n, 0.0);
-    for (int l = 0; l < int(n); ++l) {
-      int j = l % dd;
-      if (j < dd - k) m1[std::size_t(l)] = 1;
-      else m2[std::size_t(l)] = 1;
-    }
-    Ciphertext phi = ev.add(ev.multiply_plain(ra[std::size_t(2 * (k - 1))], ev.encoder().encode(expand(m1), ps, A0.level)),
-                            ev.multiply_plain(ra[std::size_t(2 * (k - 1) + 1)], ev.encoder().encode(expand(m2), ps, A0.level)));
+    Ciphertext phi = ev.add(ev.multiply_plain(ra[std::size_t(2 * (k - 1))], plains->m1[std::size_t(k - 1)]),
+                            ev.multiply_plain(ra[std::size_t(2 * (k - 1) + 1)], plains->m2[std::size_t(k - 1)]));
     ev.rescale_inplace(phi);
     phi.scale = ctx.level_scale(phi.level);
     Ciphertext bk = ev.mod_switch_to(rb[std::size_t(k - 1)], phi.level);
