@@ -11,9 +11,12 @@ namespace deepseek::ir {
 
 const char* input_kind_name(InputKind k) {
   switch (k) {
-    case InputKind::user: return "input";
-    case InputKind::parameter: return "param";
-    case InputKind::buffer: return "buffer";
+    case InputKind::user:
+      return "input";
+    case InputKind::parameter:
+      return "param";
+    case InputKind::buffer:
+      return "buffer";
   }
   return "?";
 }
@@ -74,8 +77,10 @@ Node* Graph::insert_node(size_t pos, ops::OpId op, std::vector<Value*> inputs, o
   }
   Node* raw = n.get();
   nodes_.insert(nodes_.begin() + static_cast<std::ptrdiff_t>(pos), std::move(n));
-  if (pos + 1 == nodes_.size()) raw->index = static_cast<int>(pos);
-  else renumber();
+  if (pos + 1 == nodes_.size())
+    raw->index = static_cast<int>(pos);
+  else
+    renumber();
   return raw;
 }
 
@@ -108,9 +113,10 @@ void Graph::erase_node(size_t pos) {
              "): its output %", o->id, " is still used");
   Node* dead = nodes_[pos].get();
   nodes_.erase(nodes_.begin() + static_cast<std::ptrdiff_t>(pos));
-  values_.erase(std::remove_if(values_.begin(), values_.end(),
-                               [&](const std::unique_ptr<Value>& v) { return v->producer == dead; }),
-                values_.end());
+  values_.erase(
+      std::remove_if(values_.begin(), values_.end(),
+                     [&](const std::unique_ptr<Value>& v) { return v->producer == dead; }),
+      values_.end());
   renumber();
 }
 
@@ -127,8 +133,10 @@ size_t Graph::eliminate_dead_code() {
   std::unordered_set<const Node*> dead;
   std::vector<std::unique_ptr<Node>> kept;
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (keep[i]) kept.push_back(std::move(nodes_[i]));
-    else dead.insert(nodes_[i].get());
+    if (keep[i])
+      kept.push_back(std::move(nodes_[i]));
+    else
+      dead.insert(nodes_[i].get());
   }
   size_t removed = dead.size();
   nodes_ = std::move(kept);

@@ -50,7 +50,8 @@ std::string to_text(const Graph& g) {
   os << "  return (";
   for (size_t i = 0; i < g.outputs().size(); ++i) os << (i ? ", " : "") << ref(g.outputs()[i]);
   os << ")\n";
-  for (auto& m : g.mutations()) os << "  mutate " << ref(m.target) << " <- " << ref(m.value) << "\n";
+  for (auto& m : g.mutations())
+    os << "  mutate " << ref(m.target) << " <- " << ref(m.value) << "\n";
   os << "}\n";
   return os.str();
 }

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "deepseek/autograd/grad_mode.h"
 #include "deepseek/ir/scope.h"
 #include "deepseek/ops/defs/common.h"
 
@@ -38,9 +39,8 @@ Strides predicted_strides(const ops::OpCall& call, const ops::TensorMeta& m) {
         continue;
       std::vector<int64_t> order(in.dim());
       for (int64_t i = 0; i < in.dim(); ++i) order[i] = i;
-      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-        return in.strides()[a] > in.strides()[b];
-      });
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t b) { return in.strides()[a] > in.strides()[b]; });
       Strides st(in.dim());
       int64_t acc = 1;
       for (int64_t k = in.dim() - 1; k >= 0; --k) {
@@ -174,7 +174,8 @@ class Tracer {
   Value* bind_constant(const Tensor& t) {
     std::string base = t.name().empty() ? "c" : t.name();
     std::string name = t.name().empty() ? base + std::to_string(next_constant_++) : base;
-    while (graph.constant(name) || graph.input(name)) name = base + "_" + std::to_string(next_constant_++);
+    while (graph.constant(name) || graph.input(name))
+      name = base + "_" + std::to_string(next_constant_++);
     Value* v = graph.add_constant(name, t);
     bind(t, v);
     externals_.push_back({t.impl_ptr(), v});
@@ -195,8 +196,7 @@ class Tracer {
     }
     TensorImpl* r = si.root.get();
     auto& rb = bindings_.at(r);
-    DS_CHECK(rb.version == version,
-             "[ir.trace] a tensor of shape ", to_string(impl->sizes),
+    DS_CHECK(rb.version == version, "[ir.trace] a tensor of shape ", to_string(impl->sizes),
              " was written in place without going through the dispatcher (or with the tracer "
              "switched off) during tracing; the graph cannot reproduce that write");
     DS_CHECK(impl->dtype == r->dtype, "[ir.trace] a tensor reinterprets traced memory of dtype ",
@@ -233,9 +233,26 @@ class Tracer {
     const std::string& scope = current_scope();
     auto& si = storages_.at(self.storage().get());
     const ops::TensorMeta& m = call.out_meta[0];
+    // Autograd saves a contiguous clone of each input the write overwrites; the pure op reads
+    // a clone too, so its backward sees the same layouts (and sums in the same order).
+    ops::OpCall layout_call{call.def, call.inputs, {}, {}, {}};
+    if (autograd_records(call)) {
+      const ops::OpDef& def = *call.def;
+      for (size_t i = 0; i < ins.size(); ++i) {
+        const Tensor& t = call.inputs[i];
+        bool saved =
+            def.save_all_inputs || std::find(def.save_inputs.begin(), def.save_inputs.end(),
+                                             static_cast<int>(i)) != def.save_inputs.end();
+        if (!saved || t.storage() != self.storage() || t.is_contiguous()) continue;
+        ins[i] = graph.add_node(clone_id, {ins[i]}, {}, {ops::meta_of(t)}, scope)->outputs[0];
+        ins[i]->strides = contiguous_strides(t.sizes());
+        layout_call.inputs[i] =
+            Tensor::make(t.storage(), t.sizes(), contiguous_strides(t.sizes()), 0, t.dtype());
+      }
+    }
     Node* n = graph.add_node(call.def->id, std::move(ins), call.attrs, {m}, scope);
     Value* fresh = n->outputs[0];
-    fresh->strides = predicted_strides(call, m);
+    fresh->strides = predicted_strides(layout_call, m);
     Tensor root_t(root);
 
     if (same_geometry(*self.impl(), *root)) {
@@ -251,21 +268,32 @@ class Tracer {
       bind(self, fresh);
       return;
     }
-    DS_CHECK(root_t.is_contiguous(), "[", call.def->name, "] in-place write into a view of a "
+    DS_CHECK(root_t.is_contiguous(), "[", call.def->name,
+             "] in-place write into a view of a "
              "non-contiguous tensor cannot be traced; make the base contiguous first");
-    DS_CHECK(si.layout_ok, "[", call.def->name, "] in-place write into a view after the base's "
+    DS_CHECK(si.layout_ok, "[", call.def->name,
+             "] in-place write into a view after the base's "
              "layout changed cannot be traced; make the base contiguous first");
     const int64_t rel = self.offset() - root->offset;
     ops::Attrs window = strided_attrs(self.sizes(), self.strides(), rel);
-    Value* new_root = graph.add_node(scatter_id, {root_value, fresh}, window,
-                                     {ops::meta_of(root_t)}, scope)->outputs[0];
+    Value* new_root =
+        graph.add_node(scatter_id, {root_value, fresh}, window, {ops::meta_of(root_t)}, scope)
+            ->outputs[0];
     new_root->strides = contiguous_strides(root->sizes);
-    Value* new_self = graph.add_node(as_strided_id, {new_root}, window, {ops::meta_of(self)},
-                                     scope)->outputs[0];
+    Value* new_self =
+        graph.add_node(as_strided_id, {new_root}, window, {ops::meta_of(self)}, scope)->outputs[0];
     new_self->strides = self.strides();
     new_self->offset = rel;
     bind(root_t, new_root);
     bind(self, new_self);
+  }
+
+  static bool autograd_records(const ops::OpCall& call) {
+    if (!autograd::GradMode::enabled() || !call.def->differentiable || !call.def->backward)
+      return false;
+    for (auto& t : call.inputs)
+      if (t.defined() && t.requires_grad()) return true;
+    return false;
   }
 
   std::unordered_map<TensorImpl*, Binding> bindings_;
@@ -296,13 +324,15 @@ DS_REGISTER(install);
 bool is_tracing() { return detail::tl_tracer && !detail::tl_tracer->finished; }
 
 void check_not_tracing(const std::string& what) {
-  DS_CHECK(!is_tracing(), "[ir.trace] ", what, " reads a tensor's value on the host, which a "
+  DS_CHECK(!is_tracing(), "[ir.trace] ", what,
+           " reads a tensor's value on the host, which a "
            "trace cannot capture (the graph would bake in this one value); keep the value on "
            "the device as a tensor, or move this code outside the traced function");
 }
 
 TraceScope::TraceScope() : tracer_(std::make_unique<detail::Tracer>()) {
-  DS_CHECK(!detail::tl_tracer, "[ir.trace] a trace is already active on this thread; traces "
+  DS_CHECK(!detail::tl_tracer,
+           "[ir.trace] a trace is already active on this thread; traces "
            "do not nest");
   detail::tl_tracer = tracer_.get();
 }

@@ -20,6 +20,7 @@
 //  - A value read on the host (Tensor::item(), to_vector(), a data-dependent shape) cannot be
 //    seen by the dispatcher: the graph would bake in that one value. Code that reads values
 //    should call check_not_tracing(), which raises a clear Error while tracing.
+//  - detach() is not dispatched: a detached alias maps to the same Value (no stop-gradient).
 //  - Known gap: in a joint trace, autograd's private copy of a tensor that an in-place op
 //    overwrites (saved for backward) is made with the tracer off, so the backward graph reads
 //    it as a constant. Traces without in-place ops on tensors that need grad are exact.

@@ -62,8 +62,10 @@ void verify(const Graph& g, const VerifyOptions& options) {
              "has ", n.outputs.size(), " outputs but '", def.name, "' gives ", def.num_outputs);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       const Value* v = n.inputs[k];
-      DS_CHECK(v && owned.count(v), where, "input ", k, " (", ref(v), ") is not a value of this graph");
-      DS_CHECK(defined.count(v), where, "input ", k, " (", ref(v), ") is used before it is defined");
+      DS_CHECK(v && owned.count(v), where, "input ", k, " (", ref(v),
+               ") is not a value of this graph");
+      DS_CHECK(defined.count(v), where, "input ", k, " (", ref(v),
+               ") is used before it is defined");
     }
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       const Value* v = n.outputs[k];
@@ -91,7 +93,8 @@ void verify(const Graph& g, const VerifyOptions& options) {
       const Value* v = n.outputs[k];
       DS_CHECK(outs[k].sizes() == v->meta.sizes && outs[k].dtype() == v->meta.dtype, where,
                "output ", k, " (", ref(v), ") is recorded as ", type_str(v->meta),
-               " but inference gives ", type_str({outs[k].sizes(), outs[k].dtype(), v->meta.device}));
+               " but inference gives ",
+               type_str({outs[k].sizes(), outs[k].dtype(), v->meta.device}));
       if (v->wrapped_number) outs[k].impl()->wrapped_number = true;
       metas[v] = outs[k];
     }
@@ -100,13 +103,15 @@ void verify(const Graph& g, const VerifyOptions& options) {
     DS_CHECK(defined.count(g.outputs()[k]), "[ir.verify] graph output ", k, " (",
              ref(g.outputs()[k]), ") is not defined");
   for (auto& m : g.mutations()) {
-    DS_CHECK(m.target && (m.target->is_input() || m.target->is_constant()) && defined.count(m.target),
-             "[ir.verify] mutation target ", ref(m.target), " is not a graph input or constant");
+    DS_CHECK(
+        m.target && (m.target->is_input() || m.target->is_constant()) && defined.count(m.target),
+        "[ir.verify] mutation target ", ref(m.target), " is not a graph input or constant");
     DS_CHECK(defined.count(m.value), "[ir.verify] mutation of ", ref(m.target), " takes ",
              ref(m.value), ", which is not defined");
-    DS_CHECK(m.value->meta.sizes == m.target->meta.sizes && m.value->meta.dtype == m.target->meta.dtype,
-             "[ir.verify] mutation of ", ref(m.target), " (", type_str(m.target->meta),
-             ") takes ", ref(m.value), " of a different meta (", type_str(m.value->meta), ")");
+    DS_CHECK(
+        m.value->meta.sizes == m.target->meta.sizes && m.value->meta.dtype == m.target->meta.dtype,
+        "[ir.verify] mutation of ", ref(m.target), " (", type_str(m.target->meta), ") takes ",
+        ref(m.value), " of a different meta (", type_str(m.value->meta), ")");
   }
 }
 
