@@ -260,9 +260,9 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
     const u64 *d0 = b.parts[0].limb(i), *d1 = b.parts[1].limb(i);
     for (std::size_t t = 0; t < n; ++t) {
       const u64 x0 = x0p[t], x1 = x1p[t], y0 = d0[t], y1 = d1[t];
-      c0[t] = barrett_reduce_128(u128(x0) * y0, q);
-      c1[t] = barrett_reduce_128(u128(x0) * y1 + u128(x1) * y0, q);
-      c2[t] = barrett_reduce_128(u128(x1) * y1, q);
+      c0[t] = reduce_product(u128(x0) * y0, q);
+      c1[t] = reduce_product(u128(x0) * y1 + u128(x1) * y0, q);
+      c2[t] = reduce_product(u128(x1) * y1, q);
     }
   }
   return r;
@@ -283,7 +283,7 @@ Ciphertext Evaluator::multiply_plain(const Ciphertext& a, const Plaintext& p) co
     const u64* m = p.poly.limb(i);
     for (auto& part : r.parts) {
       u64* x = part.limb(i);
-      for (std::size_t t = 0; t < n; ++t) x[t] = barrett_reduce_128(u128(x[t]) * m[t], q);
+      for (std::size_t t = 0; t < n; ++t) x[t] = reduce_product(u128(x[t]) * m[t], q);
     }
   }
   r.scale *= p.scale;

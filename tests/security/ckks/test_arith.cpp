@@ -133,3 +133,22 @@ TEST(CkksArith, VectorKernelSelectedOnlyWhenSupported) {
   EXPECT_EQ(ntt_backend(), "scalar");
   set_ntt_force_scalar(false);
 }
+
+// reduce_product (single-word Barrett) against the exact remainder, for products and sums of
+// two products of residues, over primes of every size the chains use, including the extremes.
+TEST(CkksArith, ReduceProductMatchesExactRemainder) {
+  std::mt19937_64 rng(7);
+  for (u64 q : {u64(3), u64(65537), u64(1) << 40 | 1, (u64(1) << 50) - 27, (u64(1) << 60) - 93,
+                (u64(1) << 61) - 1}) {
+    const Modulus m(q);
+    auto check = [&](u64 a, u64 b, u64 c, u64 d) {
+      const u128 p1 = u128(a) * b, p2 = u128(a) * b + u128(c) * d;
+      ASSERT_EQ(reduce_product(p1, m), u64(p1 % q)) << q;
+      ASSERT_EQ(reduce_product(p2, m), u64(p2 % q)) << q;
+    };
+    check(q - 1, q - 1, q - 1, q - 1);
+    check(0, 0, 0, 0);
+    check(1, q - 1, q - 1, 1);
+    for (int i = 0; i < 200000; ++i) check(rng() % q, rng() % q, rng() % q, rng() % q);
+  }
+}
