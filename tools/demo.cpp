@@ -20,7 +20,11 @@ int run(int argc, char** argv) {
   deepseek::tools::RecipeFlags rf;
   rf.add_to(app);
   bool json = false;
+  double budget = 140;
   app.add_flag("--json", json, "print one JSON object on the last line");
+  app.add_option("--time-budget", budget,
+                 "stop training after this many seconds (0: no limit); keeps the demo under 3 minutes")
+      ->check(CLI::NonNegativeNumber);
   bool done;
   int rc = deepseek::tools::parse_or_exit(app, argc, argv, done);
   if (done) return rc;
@@ -39,7 +43,9 @@ int run(int argc, char** argv) {
               recipe.lr, (long long)recipe.batch_size, (long long)recipe.epochs,
               recipe.threads > 0 ? int(recipe.threads) : num_threads());
   std::fflush(stdout);
-  nlohmann::json out = train::run_recipe(recipe);
+  train::RunOptions ro;
+  ro.time_budget_s = budget;
+  nlohmann::json out = train::run_recipe(recipe, ro);
   auto row = [](const char* k, const std::string& v) { std::printf("| %-22s | %-28s |\n", k, v.c_str()); };
   auto fmt = [](const char* f, double v) {
     char b[64];
@@ -52,8 +58,10 @@ int run(int argc, char** argv) {
   row("test accuracy", fmt("%.2f %%", 100.0 * out.value("test_accuracy", 0.0)));
   row("test loss", fmt("%.4f", out["test_loss"].get<double>()));
   row("parameters", std::to_string(out["parameters"].get<int64_t>()));
-  row("epochs / steps", std::to_string(out["epochs"].get<int64_t>()) + " / " +
-                            std::to_string(out["steps"].get<int64_t>()));
+  row("epochs / steps", fmt("%.2f", out["epochs_trained"].get<double>()) + " / " +
+                            std::to_string(out["steps"].get<int64_t>()) +
+                            (out["stopped_by_time_budget"].get<bool>() ? " (time budget)" : ""));
+  row("images trained", std::to_string(out["train_samples"].get<int64_t>()));
   row("train time", fmt("%.1f s", out["train_time_s"].get<double>()));
   row("train throughput", fmt("%.0f images/s", out["train_samples_per_s"].get<double>()));
   row("eval throughput", fmt("%.0f images/s", out["eval_samples_per_s"].get<double>()));

@@ -86,7 +86,7 @@ void set_dotted(nlohmann::json& config, const std::string& key, nlohmann::json v
     std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (part.empty()) throw ConfigError("override key '" + key + "' has an empty component");
     if (!cur->is_object()) {
-      if (cur->is_string() && dot != std::string::npos) {
+      if (cur->is_string() && cur != &config) {
         // "model: smallcnn" then "model.hidden=..." — promote the name to {name: ...}.
         *cur = nlohmann::json{{"name", cur->get<std::string>()}};
       } else if (cur->is_null()) {

@@ -82,7 +82,13 @@ Recipe Recipe::from_json(const nlohmann::json& j) {
     throw ConfigError("training config: 'progress' must be auto, bar, lines or none, got '" + r.progress + "'");
   if (r.output_dir.empty()) throw ConfigError("training config: 'output_dir' must not be empty");
   // Validate the model spec now (unknown name or keys) without building the weights.
-  (void)models::create_model(r.model, TensorOptions{DType::f32, kMeta});
+  try {
+    (void)models::create_model(r.model, TensorOptions{DType::f32, kMeta});
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error&) {
+    // Not a config problem (e.g. an op without meta support): building for real will tell.
+  }
   return r;
 }
 

@@ -15,6 +15,21 @@ namespace {
 double since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
+
+// Stops training once the wall-clock budget is spent (checked after each batch).
+struct TimeBudget : Callback {
+  explicit TimeBudget(double s) : budget(s) {}
+  void on_train_begin(Trainer&) override { start = std::chrono::steady_clock::now(); }
+  void on_step_end(Trainer& t, const Metrics&) override {
+    if (t.at_step_boundary() && since(start) > budget) {
+      hit = true;
+      t.stop();
+    }
+  }
+  double budget;
+  bool hit = false;
+  std::chrono::steady_clock::time_point start;
+};
 }  // namespace
 
 nlohmann::json run_recipe(const Recipe& r, const RunOptions& options) {
@@ -52,6 +67,12 @@ nlohmann::json run_recipe(const Recipe& r, const RunOptions& options) {
   trainer.add_callback(ckpt);
   trainer.add_callback(std::make_shared<CSVLogger>(csv));
   trainer.add_callback(std::make_shared<JSONLLogger>(jsonl, !options.resume.empty()));
+  std::shared_ptr<TimeBudget> budget;
+  if (options.time_budget_s > 0) {
+    budget = std::make_shared<TimeBudget>(options.time_budget_s);
+    trainer.add_callback(budget);
+  }
+  for (auto& cb : options.callbacks) trainer.add_callback(cb);
   if (!options.resume.empty()) trainer.load_checkpoint(options.resume);
 
   const auto t_train = std::chrono::steady_clock::now();
@@ -75,6 +96,8 @@ nlohmann::json run_recipe(const Recipe& r, const RunOptions& options) {
   out["test_loss"] = test["test_loss"];
   if (test.count("test_accuracy")) out["test_accuracy"] = test["test_accuracy"];
   out["train_samples"] = trained;
+  out["epochs_trained"] = d.train->size() ? double(trainer.state().samples_seen) / d.train->size() : 0.0;
+  out["stopped_by_time_budget"] = budget && budget->hit;
   out["test_samples"] = d.test->size();
   out["train_time_s"] = train_time;
   out["eval_time_s"] = eval_time;

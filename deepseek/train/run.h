@@ -8,17 +8,20 @@
 #include <string>
 
 #include "deepseek/nn/module.h"
+#include "deepseek/train/callback.h"
 #include "deepseek/train/recipe.h"
 
 namespace deepseek::train {
 
 struct RunOptions {
-  std::string resume;  // a checkpoint to continue from ("" : start fresh)
+  std::string resume;        // a checkpoint to continue from ("" : start fresh)
+  double time_budget_s = 0;  // > 0: stop training (at a step boundary) after this many seconds
+  std::vector<CallbackPtr> callbacks;  // added after the built-in ones
 };
 
 // Returns the summary: model, dataset, parameters, epochs, steps, train_loss, test_loss,
 // test_accuracy, train_time_s, eval_time_s, total_time_s, train_samples_per_s,
-// eval_samples_per_s, checkpoint, metrics_csv, metrics_jsonl, output_dir, seed, threads.
+// eval_samples_per_s, epochs_trained (fractional), stopped_by_time_budget, checkpoint, metrics_csv, metrics_jsonl, output_dir, seed, threads.
 nlohmann::json run_recipe(const Recipe& recipe, const RunOptions& options = {});
 
 // Rebuilds the model a checkpoint was trained as (from the recipe stored in its meta) and
