@@ -286,3 +286,32 @@ TEST(Indexing, FailedKernelsLeaveNoPartialWrites) {
   }
   EXPECT_EQ(x.to_vector<double>(), (std::vector<double>{0, 0, 0, 0}));
 }
+
+TEST(Indexing, NormOfOneLongRowSplitsOverThreads) {
+  Tensor x = ones({1 << 20}, {DType::f64});
+  EXPECT_NEAR(norm(x).item<double>(), 1024.0, 1e-9);
+  EXPECT_NEAR(norm(x, 1).item<double>(), double(1 << 20), 1e-6);
+  EXPECT_NEAR(norm(x, 4).item<double>(), 32.0, 1e-9);
+  EXPECT_EQ(norm(x, 0).item<double>(), double(1 << 20));
+  Tensor y = index_put(x, {tensor_i64({777777})}, full({}, -5.0, {DType::f64}));
+  EXPECT_EQ(norm(y, INFINITY).item<double>(), 5.0);
+  EXPECT_EQ(norm(y, -INFINITY).item<double>(), 1.0);
+  Tensor z = index_put(x, {tensor_i64({900000})}, full({}, NAN, {DType::f64}));
+  EXPECT_TRUE(std::isnan(norm(z, INFINITY).item<double>()));
+  EXPECT_TRUE(std::isnan(norm(z).item<double>()));
+}
+
+TEST(Indexing, FlipAndPadRunsOnWideRows) {
+  Tensor x = reshape(arange(2 * 300, {DType::f32}), {2, 300});
+  auto f = flip(x, {1}).to_vector<double>();
+  EXPECT_EQ(f[0], 299.0);
+  EXPECT_EQ(f[599], 300.0);
+  Tensor s = slice(x, 1, 0, 300, 3);  // strided source rows: runs of step 3
+  auto fs = flip(s, {1}).to_vector<double>();
+  EXPECT_EQ(fs[0], 297.0);
+  EXPECT_EQ(fs[99], 0.0);
+  auto p = pad(x, {2, 2}, "reflect").to_vector<double>();
+  EXPECT_EQ((std::vector<double>(p.begin(), p.begin() + 5)), (std::vector<double>{2, 1, 0, 1, 2}));
+  EXPECT_EQ(p[302], 298.0);
+  EXPECT_EQ(p[303], 297.0);
+}

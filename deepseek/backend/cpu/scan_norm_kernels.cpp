@@ -131,6 +131,30 @@ void norm_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const 
     using T = typename decltype(tag)::type;
     const T* src = xv.data<T>();
     T* dst = yc.data<T>();
+    int64_t chunks = std::min<int64_t>(num_threads(), n_red / kGrain);
+    bool additive = !std::isinf(pw);
+    if (rows < num_threads() && chunks > 1) {
+      // Few long rows: split each over threads, merge the partial sums (or maxima) in a
+      // fixed order so the result does not depend on scheduling.
+      for (int64_t r = 0; r < rows; ++r) {
+        std::vector<double> part(chunks);
+        int64_t per = (n_red + chunks - 1) / chunks;
+        double q = (pw == 0 || pw == 1 || std::isinf(pw)) ? 1.0 : pw;
+        parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+          for (int64_t c = b; c < e; ++c) {
+            int64_t s0 = c * per, s1 = std::min(n_red, s0 + per);
+            double v = s0 < s1 ? norm_row(src + r * n_red + s0, s1 - s0, pw) : (pw < 0 ? INFINITY : 0.0);
+            part[c] = additive ? std::pow(v, q) : v;  // back to a sum of |x|^p
+          }
+        });
+        double acc = part[0];
+        for (int64_t c = 1; c < chunks; ++c)
+          acc = std::isnan(part[c]) || additive ? acc + part[c]
+                : (pw > 0 ? std::max(acc, part[c]) : std::min(acc, part[c]));
+        dst[r] = static_cast<T>(static_cast<opmath_t<T>>(additive ? std::pow(acc, 1.0 / q) : acc));
+      }
+      return;
+    }
     parallel_for(0, rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, n_red)), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r)
         dst[r] = static_cast<T>(static_cast<opmath_t<T>>(norm_row(src + r * n_red, n_red, pw)));

@@ -36,6 +36,31 @@ std::vector<int64_t> index_values(const Tensor& index, int64_t size, const char*
 
 namespace {
 
+// The innermost table cut into runs: fill runs, and arithmetic runs of source offsets
+// (step 1 is a memcpy; a flip is step -stride; pad is fill/constant, a run, fill/constant).
+struct Run {
+  int64_t out, len, src, step;
+  bool fill;
+};
+
+std::vector<Run> runs_of(const std::vector<int64_t>& t) {
+  std::vector<Run> r;
+  int64_t n = static_cast<int64_t>(t.size());
+  for (int64_t j = 0; j < n;) {
+    int64_t k = j + 1;
+    if (t[j] == kFill) {
+      while (k < n && t[k] == kFill) ++k;
+      r.push_back({j, k - j, 0, 0, true});
+    } else {
+      int64_t step = (k < n && t[k] != kFill) ? t[k] - t[j] : 1;
+      while (k < n && t[k] != kFill && t[k] - t[k - 1] == step) ++k;
+      r.push_back({j, k - j, t[j], step, false});
+    }
+    j = k;
+  }
+  return r;
+}
+
 template <typename U>
 void table_gather_impl(const U* src, U* dst, const Shape& s,
                        const std::vector<std::vector<int64_t>>& tab, U fill) {
@@ -48,9 +73,7 @@ void table_gather_impl(const U* src, U* dst, const Shape& s,
   int64_t total = numel(s);
   if (total == 0) return;
   int64_t rows = total / inner;
-  const int64_t* t = tab[nd - 1].data();
-  bool unit_run = t[0] != kFill;
-  for (int64_t j = 1; j < inner && unit_run; ++j) unit_run = t[j] == t[0] + j;
+  std::vector<Run> runs = runs_of(tab[nd - 1]);
   parallel_for(0, rows, std::max<int64_t>(1, kGrain / inner), [&](int64_t b, int64_t e) {
     std::vector<int64_t> idx(nd > 1 ? nd - 1 : 1, 0);
     int64_t rest = b;
@@ -69,11 +92,22 @@ void table_gather_impl(const U* src, U* dst, const Shape& s,
       U* o = dst + r * inner;
       if (fill_row) {
         for (int64_t j = 0; j < inner; ++j) o[j] = fill;
-      } else if (unit_run) {
-        std::memcpy(o, src + base + t[0], static_cast<size_t>(inner) * sizeof(U));
       } else {
-        const U* p = src + base;
-        for (int64_t j = 0; j < inner; ++j) o[j] = t[j] == kFill ? fill : p[t[j]];
+        for (const Run& run : runs) {
+          U* q = o + run.out;
+          if (run.fill) {
+            for (int64_t j = 0; j < run.len; ++j) q[j] = fill;
+          } else if (run.step == 1) {
+            std::memcpy(q, src + base + run.src, static_cast<size_t>(run.len) * sizeof(U));
+          } else if (run.step == -1) {
+            const U* p = src + base + run.src;
+            for (int64_t j = 0; j < run.len; ++j) q[j] = p[-j];
+          } else {
+            const U* p = src + base + run.src;
+            int64_t st = run.step;
+            for (int64_t j = 0; j < run.len; ++j) q[j] = p[j * st];
+          }
+        }
       }
       for (int64_t d = nd - 2; d >= 0; --d) {
         if (++idx[d] < s[d]) break;
