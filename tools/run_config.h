@@ -57,8 +57,10 @@ struct RecipeFlags {
   // defaults < --config file < flags < key=value overrides. Throws models::ConfigError.
   nlohmann::json resolve(nlohmann::json base = nlohmann::json::object()) const {
     nlohmann::json cfg = std::move(base);
-    if (!config_path.empty())
-      for (auto& [k, v] : models::load_config_file(config_path).items()) cfg[k] = v;
+    if (!config_path.empty()) {
+      const nlohmann::json file = models::load_config_file(config_path);  // outlives the loop
+      for (auto& [k, v] : file.items()) cfg[k] = v;
+    }
     for (auto& [k, v] : flags.items()) cfg[k] = v;
     for (const auto& o : overrides) {
       auto eq = o.find('=');
