@@ -85,22 +85,55 @@ struct AllR {
   static constexpr bool simd_sum = false;
 };
 
+// Floating sums use a fixed cascade so a result does not depend on the thread count or the
+// CPU capability: blocks of kSumBlock elements, each summed in kSumLanes independent lanes
+// (lane j takes elements j, j + kSumLanes, ...; the compiler maps the lanes onto SIMD
+// registers, several independent chains, without reassociating anything), the lanes folded
+// by a fixed tree, and the block sums added in f64 in block order.
+inline constexpr int64_t kSumBlock = 1024;
+inline constexpr int kSumLanes = 32;
+
+template <typename T, typename V> V sum_block(const T* p, int64_t n) {
+  V acc[kSumLanes] = {};
+  int64_t k = 0;
+  for (; k + kSumLanes <= n; k += kSumLanes)
+    for (int j = 0; j < kSumLanes; ++j) acc[j] += static_cast<V>(p[k + j]);
+  for (int j = 0; k + j < n; ++j) acc[j] += static_cast<V>(p[k + j]);
+  for (int w = kSumLanes / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+  return acc[0];
+}
+
+// Sum of blocks [b0, b1) of a contiguous range of n values, in f64, in block order.
+template <typename T, typename V> double sum_blocks(const T* p, int64_t n, int64_t b0, int64_t b1) {
+  double total = 0;
+  for (int64_t b = b0; b < b1; ++b) {
+    int64_t s = b * kSumBlock;
+    total += static_cast<double>(sum_block<T, V>(p + s, std::min(kSumBlock, n - s)));
+  }
+  return total;
+}
+
+// The same cascade over any walk: get(k) is the k-th value in reduction order.
+template <typename V, typename Get> double sum_cascade(int64_t n, Get get) {
+  double total = 0;
+  for (int64_t b = 0; b < n; b += kSumBlock) {
+    const int64_t e = std::min(n, b + kSumBlock);
+    V acc[kSumLanes] = {};
+    for (int64_t k = b; k < e; ++k) acc[(k - b) % kSumLanes] += get(k);
+    for (int w = kSumLanes / 2; w >= 1; w /= 2)
+      for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+    total += static_cast<double>(acc[0]);
+  }
+  return total;
+}
+
 // Reduce n contiguous values starting at p.
 template <typename R, typename T, typename V>
 typename R::Acc reduce_contiguous(const T* p, int64_t n) {
   using Acc = typename R::Acc;
   if constexpr (R::simd_sum && std::is_floating_point_v<Acc>) {
-    // Blocks of 1024 reduced with SIMD partial sums (omp simd may reassociate within a block),
-    // block sums accumulated in f64: a cascade that keeps f32 error near PyTorch's.
-    double total = 0;
-    for (int64_t b = 0; b < n; b += 1024) {
-      const int64_t e = std::min<int64_t>(n, b + 1024);
-      Acc sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t k = b; k < e; ++k) sum += static_cast<Acc>(static_cast<V>(p[k]));
-      total += static_cast<double>(sum);
-    }
-    return static_cast<Acc>(total);
+    return static_cast<Acc>(sum_blocks<T, V>(p, n, 0, (n + kSumBlock - 1) / kSumBlock));
   } else {
     Acc a = R::init();
     for (int64_t i = 0; i < n; ++i) a = R::step(a, static_cast<V>(p[i]));
@@ -133,18 +166,31 @@ void reduce(const Tensor& in, Tensor& out, const std::vector<bool>& mask, Finish
   if (red_contig && n_out < num_threads() * 2 && n_red >= 4 * kGrain) {
     for (int64_t o = 0; o < n_out; ++o) {
       const T* p = src + offset_of(o, kc);
-      int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(num_threads(), n_red / kGrain));
-      std::vector<Acc> partial(chunks, R::init());
-      int64_t per = (n_red + chunks - 1) / chunks;
-      parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
-        for (int64_t c = b; c < e; ++c) {
-          int64_t s = c * per, t = std::min(n_red, s + per);
-          if (s < t) partial[c] = reduce_contiguous<R, T, V>(p + s, t - s);
-        }
-      });
-      Acc acc = partial[0];
-      for (int64_t c = 1; c < chunks; ++c) acc = R::merge(acc, partial[c]);
-      dst[o] = finish(acc, n_red);
+      if constexpr (R::simd_sum && std::is_floating_point_v<Acc>) {
+        // One f64 per block, added in block order afterwards: the same value as the serial
+        // cascade whatever the thread count.
+        int64_t nb = (n_red + kSumBlock - 1) / kSumBlock;
+        std::vector<double> blocks(nb);
+        parallel_for(0, nb, 1, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) blocks[i] = sum_blocks<T, V>(p, n_red, i, i + 1);
+        });
+        double total = 0;
+        for (double v : blocks) total += v;
+        dst[o] = finish(static_cast<Acc>(total), n_red);
+      } else {
+        int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(num_threads(), n_red / kGrain));
+        std::vector<Acc> partial(chunks, R::init());
+        int64_t per = (n_red + chunks - 1) / chunks;
+        parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+          for (int64_t c = b; c < e; ++c) {
+            int64_t s = c * per, t = std::min(n_red, s + per);
+            if (s < t) partial[c] = reduce_contiguous<R, T, V>(p + s, t - s);
+          }
+        });
+        Acc acc = partial[0];
+        for (int64_t c = 1; c < chunks; ++c) acc = R::merge(acc, partial[c]);
+        dst[o] = finish(acc, n_red);
+      }
     }
     return;
   }
@@ -155,27 +201,88 @@ void reduce(const Tensor& in, Tensor& out, const std::vector<bool>& mask, Finish
     });
     return;
   }
-  // Kept innermost dim contiguous in the input: accumulate rows (vectorizes across outputs).
+  // Kept innermost dim contiguous in the input: accumulate rows into a vector of outputs
+  // (vectorizes across outputs). Each element still adds its rows one after another in row
+  // order; four rows go through registers per pass over the accumulator.
   if (!kc.sizes.empty() && kc.strides.back() == 1) {
     int64_t row = kc.sizes.back();
     Dims outer{std::vector<int64_t>(kc.sizes.begin(), kc.sizes.end() - 1),
                std::vector<int64_t>(kc.strides.begin(), kc.strides.end() - 1)};
     int64_t n_outer = numel(outer.sizes);
-    parallel_for(0, n_outer * row, kGrain, [&](int64_t b, int64_t e) {
-      // Work in units of (outer index, column range) so threads split wide rows too.
+    constexpr int64_t kTile = 2048;  // accumulator columns kept in L1
+    // Grain in output columns: enough reduced work per chunk, at least a few cache lines.
+    int64_t grain = std::max<int64_t>(64, kGrain / n_red);
+    std::vector<int64_t> roff(n_red);
+    for (int64_t r = 0; r < n_red; ++r) roff[r] = offset_of(r, rc);
+    if constexpr (R::simd_sum && std::is_floating_point_v<Acc>) {
+      // The cascade of reduce_contiguous, column-wise: row r of a block goes to lane
+      // r mod kSumLanes (kSumLanes accumulator rows per column tile), lanes fold by the same
+      // tree at the end of each block, block sums add in f64. Same bits as a contiguous sum.
+      constexpr int64_t kT = 256;
+      parallel_for(0, n_out, grain, [&](int64_t b, int64_t e) {
+        std::unique_ptr<Acc[]> lanes(new Acc[kSumLanes * kT]);
+        double tot[kT];
+        for (int64_t pos = b; pos < e;) {
+          int64_t oi = pos / row, c0 = pos % row;
+          int64_t w = std::min({row - c0, e - pos, kT});
+          const T* base = src + offset_of(oi, outer) + c0;
+          for (int64_t j = 0; j < w; ++j) tot[j] = 0;
+          for (int64_t blk = 0; blk < n_red; blk += kSumBlock) {
+            const int64_t bend = std::min(n_red, blk + kSumBlock);
+            for (int l = 0; l < kSumLanes; ++l) {
+              Acc* a = lanes.get() + l * kT;
+              for (int64_t j = 0; j < w; ++j) a[j] = 0;
+            }
+            for (int64_t r = blk; r < bend; ++r) {
+              Acc* a = lanes.get() + ((r - blk) % kSumLanes) * kT;
+              const T* p = base + roff[r];
+#pragma omp simd
+              for (int64_t j = 0; j < w; ++j) a[j] += static_cast<V>(p[j]);
+            }
+            for (int lw = kSumLanes / 2; lw >= 1; lw /= 2)
+              for (int l = 0; l < lw; ++l) {
+                Acc* a = lanes.get() + l * kT;
+                const Acc* c = lanes.get() + (l + lw) * kT;
+#pragma omp simd
+                for (int64_t j = 0; j < w; ++j) a[j] += c[j];
+              }
+            for (int64_t j = 0; j < w; ++j) tot[j] += static_cast<double>(lanes[j]);
+          }
+          for (int64_t j = 0; j < w; ++j) dst[pos + j] = finish(static_cast<Acc>(tot[j]), n_red);
+          pos += w;
+        }
+      });
+      return;
+    }
+    parallel_for(0, n_out, grain, [&](int64_t b, int64_t e) {
+      std::unique_ptr<Acc[]> acc(new Acc[std::min<int64_t>(kTile, e - b)]);
       for (int64_t pos = b; pos < e;) {
-        int64_t oi = pos / row, c0 = pos % row, c1 = std::min(row, c0 + (e - pos));
-        int64_t w = c1 - c0;
-        std::unique_ptr<Acc[]> acc(new Acc[w]);
-        for (int64_t j = 0; j < w; ++j) acc[j] = R::init();
+        int64_t oi = pos / row, c0 = pos % row;
+        int64_t w = std::min({row - c0, e - pos, kTile});
+        Acc* a = acc.get();
+        for (int64_t j = 0; j < w; ++j) a[j] = R::init();
         const T* base = src + offset_of(oi, outer) + c0;
-        for (int64_t r = 0; r < n_red; ++r) {
-          const T* p = base + offset_of(r, rc);
-          Acc* a = acc.get();
+        int64_t r = 0;
+        for (; r + 4 <= n_red; r += 4) {
+          const T* p0 = base + roff[r];
+          const T* p1 = base + roff[r + 1];
+          const T* p2 = base + roff[r + 2];
+          const T* p3 = base + roff[r + 3];
+#pragma omp simd
+          for (int64_t j = 0; j < w; ++j) {
+            Acc v = a[j];
+            v = R::step(v, static_cast<V>(p0[j]));
+            v = R::step(v, static_cast<V>(p1[j]));
+            v = R::step(v, static_cast<V>(p2[j]));
+            a[j] = R::step(v, static_cast<V>(p3[j]));
+          }
+        }
+        for (; r < n_red; ++r) {
+          const T* p = base + roff[r];
 #pragma omp simd
           for (int64_t j = 0; j < w; ++j) a[j] = R::step(a[j], static_cast<V>(p[j]));
         }
-        for (int64_t j = 0; j < w; ++j) dst[oi * row + c0 + j] = finish(acc[j], n_red);
+        for (int64_t j = 0; j < w; ++j) dst[pos + j] = finish(a[j], n_red);
         pos += w;
       }
     });
@@ -184,6 +291,11 @@ void reduce(const Tensor& in, Tensor& out, const std::vector<bool>& mask, Finish
   parallel_for(0, n_out, std::max<int64_t>(1, kGrain / n_red), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       const T* p = src + offset_of(o, kc);
+      if constexpr (R::simd_sum && std::is_floating_point_v<Acc>) {
+        double t = sum_cascade<V>(n_red, [&](int64_t r) { return static_cast<V>(p[offset_of(r, rc)]); });
+        dst[o] = finish(static_cast<Acc>(t), n_red);
+        continue;
+      }
       Acc a = R::init();
       for (int64_t r = 0; r < n_red; ++r) a = R::step(a, static_cast<V>(p[offset_of(r, rc)]));
       dst[o] = finish(a, n_red);
