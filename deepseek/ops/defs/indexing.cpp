@@ -36,9 +36,11 @@ void check_not_meta(const Tensor& t, const char* op) {
            "on meta tensors (nor be traced without a guard)");
 }
 
-// f(value as double) for every element of t, in row-major order (reads host memory).
+// f(value as double) for every element of t, in row-major order (reads host memory; a device
+// tensor is copied to the host first).
 template <typename F>
-void for_each_value(const Tensor& t, F f) {
+void for_each_value(const Tensor& t0, F f) {
+  Tensor t = t0.device().is_cpu() ? t0 : t0.to(kCPU);
   int64_t n = t.numel(), nd = t.dim();
   if (n == 0) return;
   visit_dtype(t.dtype(), [&](auto tag) {

@@ -161,7 +161,7 @@ void define_pad() {
       for (int64_t o = 0; o < g.sizes()[d]; ++o) src[o] = im::pad_source(o, in[d], b, mode);
       Shape s = g.sizes();
       s[d] = in[d];
-      g = index_add(zeros(s, {g.dtype(), g.device()}), d, tensor_i64(src), g);
+      g = index_add(zeros(s, {g.dtype(), g.device()}), d, tensor_i64(src).to(g.device()), g);
     }
     return Grads{g};
   };

@@ -1,0 +1,346 @@
+// Pooling and im2col kernels on CUDA over contiguous (N, C, H, W) tensors (the op definitions
+// make their inputs contiguous): max_pool2d_with_indices, avg_pool2d and its backward,
+// adaptive_avg_pool2d and its backward, unfold (im2col) and fold (col2im). One thread per
+// output element; the backward ops and fold gather over the windows covering each input
+// position (no atomics), in the CPU kernels' order, so results are deterministic and match
+// the CPU's rounding. Max pooling's backward is a scatter_add through its indices (composed in
+// the op definition), so it has no kernel here.
+#include <cuda/std/limits>
+
+#include "deepseek/backend/cuda/index_common.cuh"
+
+namespace deepseek::cuda {
+namespace {
+using Ints = std::vector<int64_t>;
+
+struct Geo {
+  int64_t N, C, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw;
+  bool include_pad;
+};
+
+Geo pool_geo(const Shape& in, const Shape& out, const ops::Attrs& a) {
+  Ints k = a.get<Ints>("kernel"), s = a.get<Ints>("stride", k), p = a.get<Ints>("padding", {0, 0});
+  Ints d = a.get<Ints>("dilation", {1, 1});
+  return {in[0], in[1], in[2], in[3], out[2], out[3], k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1],
+          a.get<bool>("count_include_pad", true)};
+}
+
+#define DS_GRID_LOOP(i, n)                                                                          \
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);            \
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
+template <typename T>
+__global__ void max_pool_kernel(const T* __restrict__ X, T* __restrict__ Y, int64_t* __restrict__ I, Geo g,
+                                int64_t total) {
+  using A = opmath<T>;
+  DS_GRID_LOOP(i, total) {
+    int64_t ow = i % g.OW, oh = (i / g.OW) % g.OH, pl = i / (g.OW * g.OH);
+    const T* xp = X + pl * g.H * g.W;
+    A best = -::cuda::std::numeric_limits<A>::infinity();
+    int64_t arg = -1;
+    bool nan = false;
+    for (int64_t a = 0; a < g.kh && !nan; ++a) {
+      int64_t h = oh * g.sh - g.ph + a * g.dh;
+      if (h < 0 || h >= g.H) continue;
+      for (int64_t b = 0; b < g.kw; ++b) {
+        int64_t w = ow * g.sw - g.pw + b * g.dw;
+        if (w < 0 || w >= g.W) continue;
+        A v = cvt<A>(xp[h * g.W + w]);
+        if (arg < 0 || v > best || v != v) {
+          best = v;
+          arg = h * g.W + w;
+          if (v != v) {
+            nan = true;
+            break;
+          }
+        }
+      }
+    }
+    Y[i] = cvt<T>(best);
+    I[i] = arg;
+  }
+}
+
+// The clipped window of output (oh, ow) and its divisor, as the CPU's avg_windows.
+struct AvgWindow {
+  int64_t h0, h1, w0, w1, div;
+};
+__device__ __forceinline__ AvgWindow avg_window(const Geo& g, int64_t oh, int64_t ow) {
+  int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+  int64_t h1 = min(h0 + g.kh, g.H + g.ph), w1 = min(w0 + g.kw, g.W + g.pw);
+  int64_t full = (h1 - h0) * (w1 - w0);
+  h0 = max(h0, int64_t{0});
+  w0 = max(w0, int64_t{0});
+  h1 = min(h1, g.H);
+  w1 = min(w1, g.W);
+  return {h0, h1, w0, w1, g.include_pad ? full : (h1 - h0) * (w1 - w0)};
+}
+
+// Sum of the plane rows [h0, h1) x columns [w0, w1) in opmath, row by row (the CPU's order).
+template <typename T>
+__device__ __forceinline__ opmath<T> window_sum(const T* xp, int64_t W, int64_t h0, int64_t h1, int64_t w0,
+                                                int64_t w1) {
+  opmath<T> s = 0;
+  for (int64_t h = h0; h < h1; ++h)
+    for (int64_t w = w0; w < w1; ++w) s += cvt<opmath<T>>(xp[h * W + w]);
+  return s;
+}
+
+template <typename T>
+__global__ void avg_pool_kernel(const T* __restrict__ X, T* __restrict__ Y, Geo g, int64_t total) {
+  using A = opmath<T>;
+  DS_GRID_LOOP(i, total) {
+    int64_t ow = i % g.OW, oh = (i / g.OW) % g.OH, pl = i / (g.OW * g.OH);
+    const T* xp = X + pl * g.H * g.W;
+    AvgWindow win = avg_window(g, oh, ow);
+    A s = window_sum(xp, g.W, win.h0, win.h1, win.w0, win.w1);
+    Y[i] = cvt<T>(win.div > 0 ? s / static_cast<A>(win.div) : A(0));
+  }
+}
+
+__device__ __forceinline__ int64_t floor_div(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+// Each input position sums grad / divisor over the windows covering it, in (oh, ow) order.
+template <typename T>
+__global__ void avg_pool_backward_kernel(const T* __restrict__ G, T* __restrict__ X, Geo g, int64_t total) {
+  using A = opmath<T>;
+  DS_GRID_LOOP(i, total) {
+    int64_t w = i % g.W, h = (i / g.W) % g.H, pl = i / (g.W * g.H);
+    const T* gp = G + pl * g.OH * g.OW;
+    // Windows starting at oh * sh - ph within (h - kh, h]: a superset, each checked below.
+    int64_t oh0 = max(floor_div(h + g.ph - g.kh, g.sh) + 1, int64_t{0}), oh1 = min(floor_div(h + g.ph, g.sh), g.OH - 1);
+    int64_t ow0 = max(floor_div(w + g.pw - g.kw, g.sw) + 1, int64_t{0}), ow1 = min(floor_div(w + g.pw, g.sw), g.OW - 1);
+    A acc = 0;
+    for (int64_t oh = oh0; oh <= oh1; ++oh)
+      for (int64_t ow = ow0; ow <= ow1; ++ow) {
+        AvgWindow win = avg_window(g, oh, ow);
+        if (win.div <= 0 || h < win.h0 || h >= win.h1 || w < win.w0 || w >= win.w1) continue;
+        acc += cvt<A>(gp[oh * g.OW + ow]) / static_cast<A>(win.div);
+      }
+    X[i] = cvt<T>(acc);
+  }
+}
+
+__device__ __forceinline__ int64_t start_index(int64_t o, int64_t O, int64_t I) { return (o * I) / O; }
+__device__ __forceinline__ int64_t end_index(int64_t o, int64_t O, int64_t I) { return ((o + 1) * I + O - 1) / O; }
+
+struct Adaptive {
+  int64_t H, W, OH, OW;
+};
+
+template <typename T>
+__global__ void adaptive_kernel(const T* __restrict__ X, T* __restrict__ Y, Adaptive g, int64_t total) {
+  using A = opmath<T>;
+  DS_GRID_LOOP(i, total) {
+    int64_t ow = i % g.OW, oh = (i / g.OW) % g.OH, pl = i / (g.OW * g.OH);
+    int64_t h0 = start_index(oh, g.OH, g.H), h1 = end_index(oh, g.OH, g.H);
+    int64_t w0 = start_index(ow, g.OW, g.W), w1 = end_index(ow, g.OW, g.W);
+    A cnt = static_cast<A>((h1 - h0) * (w1 - w0));
+    A s = window_sum(X + pl * g.H * g.W, g.W, h0, h1, w0, w1);
+    Y[i] = cvt<T>(s / cnt);
+  }
+}
+
+template <typename T>
+__global__ void adaptive_backward_kernel(const T* __restrict__ G, T* __restrict__ X, Adaptive g, int64_t total) {
+  using A = opmath<T>;
+  DS_GRID_LOOP(i, total) {
+    int64_t w = i % g.W, h = (i / g.W) % g.H, pl = i / (g.W * g.H);
+    const T* gp = G + pl * g.OH * g.OW;
+    // Windows containing h start at oh >= floor(h * OH / H) - 1 .. (superset, checked below).
+    int64_t oh0 = max((h * g.OH) / g.H - 1, int64_t{0}), oh1 = min(((h + 1) * g.OH) / g.H + 1, g.OH - 1);
+    int64_t ow0 = max((w * g.OW) / g.W - 1, int64_t{0}), ow1 = min(((w + 1) * g.OW) / g.W + 1, g.OW - 1);
+    A acc = 0;
+    for (int64_t oh = oh0; oh <= oh1; ++oh) {
+      int64_t h0 = start_index(oh, g.OH, g.H), h1 = end_index(oh, g.OH, g.H);
+      if (h < h0 || h >= h1) continue;
+      for (int64_t ow = ow0; ow <= ow1; ++ow) {
+        int64_t w0 = start_index(ow, g.OW, g.W), w1 = end_index(ow, g.OW, g.W);
+        if (w < w0 || w >= w1) continue;
+        A cnt = static_cast<A>((h1 - h0) * (w1 - w0));
+        acc += cvt<A>(gp[oh * g.OW + ow]) / cnt;
+      }
+    }
+    X[i] = cvt<T>(acc);
+  }
+}
+
+// im2col geometry of one image (C, H, W): columns (C * KH * KW) x (OH * OW).
+struct Win {
+  int64_t C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw;
+};
+
+Win unfold_window(const Shape& img, const ops::Attrs& a) {
+  Ints k = a.get<Ints>("kernel"), d = a.get<Ints>("dilation", {1, 1}), p = a.get<Ints>("padding", {0, 0}),
+       s = a.get<Ints>("stride", {1, 1});
+  Win w{img[1], img[2], img[3], k[0], k[1], 0, 0, s[0], s[1], p[0], p[1], d[0], d[1]};
+  w.OH = (w.H + 2 * w.ph - w.dh * (w.KH - 1) - 1) / w.sh + 1;
+  w.OW = (w.W + 2 * w.pw - w.dw * (w.KW - 1) - 1) / w.sw + 1;
+  return w;
+}
+
+// Values are only moved: raw bytes of the element's width (0 bits are 0.0 in every float type).
+template <typename U>
+__global__ void unfold_kernel(const U* __restrict__ X, U* __restrict__ Y, Win g, int64_t total) {
+  DS_GRID_LOOP(i, total) {
+    int64_t L = g.OH * g.OW, rows = g.C * g.KH * g.KW;
+    int64_t l = i % L, rest = i / L;
+    int64_t row = rest % rows, n = rest / rows;
+    int64_t kw = row % g.KW, kh = (row / g.KW) % g.KH, c = row / (g.KW * g.KH);
+    int64_t oh = l / g.OW, ow = l % g.OW;
+    int64_t h = oh * g.sh - g.ph + kh * g.dh, w = ow * g.sw - g.pw + kw * g.dw;
+    Y[i] = (h >= 0 && h < g.H && w >= 0 && w < g.W) ? X[((n * g.C + c) * g.H + h) * g.W + w] : U(0);
+  }
+}
+
+// Each image position sums the columns that read it, in (kh, kw) order with the CPU's
+// per-step rounding.
+template <typename T>
+__global__ void fold_kernel(const T* __restrict__ Cols, T* __restrict__ X, Win g, int64_t total) {
+  using A = opmath<T>;
+  DS_GRID_LOOP(i, total) {
+    int64_t w = i % g.W, h = (i / g.W) % g.H, rest = i / (g.W * g.H);
+    int64_t c = rest % g.C, n = rest / g.C;
+    int64_t L = g.OH * g.OW;
+    const T* cols = Cols + n * g.C * g.KH * g.KW * L;
+    T acc = cvt<T>(0.0f);
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      int64_t hh = h + g.ph - kh * g.dh;
+      if (hh < 0 || hh % g.sh != 0) continue;
+      int64_t oh = hh / g.sh;
+      if (oh >= g.OH) continue;
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        int64_t ww = w + g.pw - kw * g.dw;
+        if (ww < 0 || ww % g.sw != 0) continue;
+        int64_t ow = ww / g.sw;
+        if (ow >= g.OW) continue;
+        T v = cols[((c * g.KH + kh) * g.KW + kw) * L + oh * g.OW + ow];
+        acc = cvt<T>(cvt<A>(acc) + cvt<A>(v));
+      }
+    }
+    X[i] = acc;
+  }
+}
+
+#undef DS_GRID_LOOP
+
+cudaStream_t stream_of(const Tensor& t) { return current_stream(t.device().index); }
+
+template <typename T>
+T* ptr(const Tensor& t) {
+  return static_cast<T*>(t.raw_data());
+}
+
+void max_pool_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tensor& x = in[0];
+  Geo g = pool_geo(x.sizes(), out[0].sizes(), a);
+  int64_t total = out[0].numel();
+  if (total == 0) return;
+  DS_CHECK(x.is_contiguous() && out[0].is_contiguous() && out[1].is_contiguous(), "[max_pool2d] expects contiguous tensors");
+  DeviceGuard dg(x.device().index);
+  visit_cuda_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    max_pool_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(x)>>>(ptr<T>(x), ptr<T>(out[0]),
+                                                                                    ptr<int64_t>(out[1]), g, total);
+  });
+  DS_CUDA_LAUNCH_CHECK();
+}
+
+void avg_pool_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tensor& x = in[0];
+  Geo g = pool_geo(x.sizes(), out[0].sizes(), a);
+  int64_t total = out[0].numel();
+  if (total == 0) return;
+  DS_CHECK(x.is_contiguous() && out[0].is_contiguous(), "[avg_pool2d] expects contiguous tensors");
+  DeviceGuard dg(x.device().index);
+  visit_cuda_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    avg_pool_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(x)>>>(ptr<T>(x), ptr<T>(out[0]), g, total);
+  });
+  DS_CUDA_LAUNCH_CHECK();
+}
+
+void avg_pool_backward_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tensor& gy = in[0];
+  const Tensor& gx = out[0];
+  Geo g = pool_geo(gx.sizes(), gy.sizes(), a);
+  int64_t total = gx.numel();
+  if (total == 0) return;
+  DS_CHECK(gy.is_contiguous() && gx.is_contiguous(), "[avg_pool2d_backward] expects contiguous tensors");
+  DeviceGuard dg(gy.device().index);
+  visit_cuda_floating(gy.dtype(), "avg_pool2d_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    avg_pool_backward_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(gy)>>>(ptr<T>(gy), ptr<T>(gx),
+                                                                                              g, total);
+  });
+  DS_CUDA_LAUNCH_CHECK();
+}
+
+template <bool Backward>
+void adaptive_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs&) {
+  const Tensor& src = in[0];
+  const Tensor& dst = out[0];
+  const Shape& big = Backward ? dst.sizes() : src.sizes();
+  const Shape& small = Backward ? src.sizes() : dst.sizes();
+  Adaptive g{big[2], big[3], small[2], small[3]};
+  int64_t total = dst.numel();
+  if (total == 0) return;
+  DS_CHECK(src.is_contiguous() && dst.is_contiguous(), "[adaptive_avg_pool2d] expects contiguous tensors");
+  DeviceGuard dg(src.device().index);
+  visit_cuda_floating(src.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (Backward)
+      adaptive_backward_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(src)>>>(ptr<T>(src),
+                                                                                                ptr<T>(dst), g, total);
+    else
+      adaptive_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(src)>>>(ptr<T>(src), ptr<T>(dst), g,
+                                                                                        total);
+  });
+  DS_CUDA_LAUNCH_CHECK();
+}
+
+void unfold_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tensor& x = in[0];
+  Win w = unfold_window(x.sizes(), a);
+  int64_t total = out[0].numel();
+  if (total == 0) return;
+  DS_CHECK(x.is_contiguous() && out[0].is_contiguous(), "[unfold] expects contiguous tensors");
+  DS_CHECK(is_floating(x.dtype()), "[unfold] expects a floating-point tensor on CUDA, got ", dtype_name(x.dtype()));
+  DeviceGuard dg(x.device().index);
+  visit_width(x.element_size(), [&](auto tag) {
+    using U = typename decltype(tag)::type;
+    unfold_kernel<U><<<blocks_for(total, kThreads), kThreads, 0, stream_of(x)>>>(ptr<U>(x), ptr<U>(out[0]), w, total);
+  });
+  DS_CUDA_LAUNCH_CHECK();
+}
+
+void fold_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tensor& x = out[0];
+  Win w = unfold_window(x.sizes(), a);
+  int64_t total = x.numel();
+  if (total == 0) return;
+  DS_CHECK(in[0].is_contiguous() && x.is_contiguous(), "[fold] expects contiguous tensors");
+  DeviceGuard dg(x.device().index);
+  visit_cuda_floating(x.dtype(), "fold", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    fold_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(x)>>>(ptr<T>(in[0]), ptr<T>(x), w, total);
+  });
+  DS_CUDA_LAUNCH_CHECK();
+}
+
+void register_pool_kernels() {
+  register_cuda_kernel("max_pool2d_with_indices", max_pool_op);
+  register_cuda_kernel("avg_pool2d", avg_pool_op);
+  register_cuda_kernel("avg_pool2d_backward", avg_pool_backward_op);
+  register_cuda_kernel("adaptive_avg_pool2d", adaptive_op<false>);
+  register_cuda_kernel("adaptive_avg_pool2d_backward", adaptive_op<true>);
+  register_cuda_kernel("unfold", unfold_op);
+  register_cuda_kernel("fold", fold_op);
+}
+
+}  // namespace
+}  // namespace deepseek::cuda
+
+DS_REGISTER(deepseek::cuda::register_pool_kernels);
