@@ -1,0 +1,138 @@
+// Fused softmax and log_softmax on CUDA over one dim (the op definition makes the input
+// contiguous). Rows along the last dim: one warp per row up to 1024 values, one block per row
+// beyond; each reads the row three times (max, sum of exp, write), f16/bf16 computed in f32.
+// Other dims: one thread per (outer, inner) column, coalesced across inner. Semantics as the
+// CPU kernel: the max skips NaN (a NaN still makes the sum, so the row, NaN) and an all -inf
+// row uses max 0.
+#include <cmath>
+
+#include "deepseek/backend/cuda/device/loops.cuh"
+#include "deepseek/backend/cuda/device/reduce.cuh"
+
+namespace deepseek::cuda {
+namespace {
+
+template <typename V> __device__ __forceinline__ V neg_inf() { return -::cuda::std::numeric_limits<V>::infinity(); }
+
+template <bool Log, typename T, typename V>
+__device__ __forceinline__ T softmax_out(V x, V m, V s_or_ls) {
+  // Log: s_or_ls = m + log(sum); else s_or_ls = 1 / sum.
+  if constexpr (Log) return cvt<T>(x - s_or_ls);
+  else return cvt<T>(exp(x - m) * s_or_ls);
+}
+
+constexpr int kSoftmaxWarpMax = 1024;  // longest row for one warp
+constexpr int kSoftmaxBlock = 512;
+
+template <typename T, bool Log>
+__global__ void __launch_bounds__(256) softmax_warp_kernel(const T* __restrict__ x, T* __restrict__ y,
+                                                          int64_t rows, int64_t n) {
+  using V = opmath<T>;
+  const int lane = threadIdx.x & 31;
+  const int64_t warps_per_block = blockDim.x >> 5;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * warps_per_block;
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * warps_per_block + (threadIdx.x >> 5); row < rows;
+       row += step) {  // uniform within the warp
+    const T* p = x + row * n;
+    T* q = y + row * n;
+    V m = neg_inf<V>();
+    for (int64_t k = lane; k < n; k += 32) {
+      V v = cvt<V>(p[k]);
+      m = v > m ? v : m;
+    }
+    m = warp_allreduce(m, MaxSkipNanOp{});
+    if (m == neg_inf<V>()) m = V(0);
+    V s = 0;
+    for (int64_t k = lane; k < n; k += 32) s += exp(cvt<V>(p[k]) - m);
+    s = warp_allreduce(s, SumOp{});
+    V t = Log ? m + log(s) : V(1) / s;
+    for (int64_t k = lane; k < n; k += 32) q[k] = softmax_out<Log, T>(cvt<V>(p[k]), m, t);
+  }
+}
+
+template <typename T, bool Log>
+__global__ void __launch_bounds__(kSoftmaxBlock) softmax_block_kernel(const T* __restrict__ x, T* __restrict__ y,
+                                                                     int64_t rows, int64_t n) {
+  using V = opmath<T>;
+  __shared__ V smem[32];
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* p = x + row * n;
+    T* q = y + row * n;
+    V m = neg_inf<V>();
+    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) {
+      V v = cvt<V>(p[k]);
+      m = v > m ? v : m;
+    }
+    m = block_allreduce(m, MaxSkipNanOp{}, smem);
+    if (m == neg_inf<V>()) m = V(0);
+    V s = 0;
+    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) s += exp(cvt<V>(p[k]) - m);
+    s = block_allreduce(s, SumOp{}, smem);
+    V t = Log ? m + log(s) : V(1) / s;
+    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) q[k] = softmax_out<Log, T>(cvt<V>(p[k]), m, t);
+  }
+}
+
+// Softmax over the middle dim of [outer, n, inner]: one thread per (outer, inner) column.
+template <typename T, bool Log>
+__global__ void softmax_column_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t n,
+                                      int64_t inner) {
+  using V = opmath<T>;
+  const int64_t cols = outer * inner;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < cols; c += stride) {
+    const int64_t o = c / inner, i = c % inner;
+    const T* p = x + o * n * inner + i;
+    T* q = y + o * n * inner + i;
+    V m = neg_inf<V>();
+    for (int64_t k = 0; k < n; ++k) {
+      V v = cvt<V>(p[k * inner]);
+      m = v > m ? v : m;
+    }
+    if (m == neg_inf<V>()) m = V(0);
+    V s = 0;
+    for (int64_t k = 0; k < n; ++k) s += exp(cvt<V>(p[k * inner]) - m);
+    V t = Log ? m + log(s) : V(1) / s;
+    for (int64_t k = 0; k < n; ++k) q[k * inner] = softmax_out<Log, T>(cvt<V>(p[k * inner]), m, t);
+  }
+}
+
+template <bool Log>
+void softmax_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const char* op = Log ? "log_softmax" : "softmax";
+  Tensor x = in[0];
+  DeviceGuard g(x.device().index);
+  DS_CHECK(x.is_contiguous() && out[0].is_contiguous(), "[", op, "] CUDA kernel expects contiguous tensors");
+  if (x.numel() == 0) return;
+  int64_t d = x.dim() == 0 ? 0 : wrap_dim(a.get<int64_t>("dim"), x.dim(), op);
+  int64_t n = x.dim() == 0 ? 1 : x.sizes()[d];
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < d; ++i) outer *= x.sizes()[i];
+  for (int64_t i = d + 1; i < x.dim(); ++i) inner *= x.sizes()[i];
+  cudaStream_t stream = current_stream();
+  visit_cuda_floating(x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = static_cast<const T*>(x.raw_data());
+    T* yp = static_cast<T*>(out[0].raw_data());
+    if (inner == 1 && n <= kSoftmaxWarpMax) {
+      constexpr int threads = 256;
+      softmax_warp_kernel<T, Log><<<blocks_for(outer, threads / 32, 1 << 20), threads, 0, stream>>>(xp, yp, outer, n);
+    } else if (inner == 1) {
+      softmax_block_kernel<T, Log><<<static_cast<unsigned>(std::min<int64_t>(outer, 1 << 20)), kSoftmaxBlock, 0,
+                                     stream>>>(xp, yp, outer, n);
+    } else {
+      softmax_column_kernel<T, Log><<<blocks_for(outer * inner, 256), 256, 0, stream>>>(xp, yp, outer, n, inner);
+    }
+    DS_CUDA_LAUNCH_CHECK();
+  });
+}
+
+void register_softmax_kernels() {
+  register_cuda_kernel("softmax", softmax_kernel<false>);
+  register_cuda_kernel("log_softmax", softmax_kernel<true>);
+}
+
+}  // namespace
+}  // namespace deepseek::cuda
+
+DS_REGISTER(deepseek::cuda::register_softmax_kernels);
