@@ -10,6 +10,7 @@
 #include "deepseek/train/trainer.h"
 #include "tools/command.h"
 #include "tools/run_config.h"
+#include "tools/security_scope.h"
 
 namespace {
 
@@ -21,6 +22,8 @@ int run(int argc, char** argv) {
   bool json = false;
   app.add_option("--checkpoint,-c", checkpoint, "checkpoint written by deepseek train")->required();
   app.add_flag("--json", json, "print one JSON object on the last line");
+  deepseek::tools::SecurityScope security;
+  security.add_to(app);
   bool done;
   int rc = deepseek::tools::parse_or_exit(app, argc, argv, done);
   if (done) return rc;
@@ -29,9 +32,14 @@ int run(int argc, char** argv) {
   nn::ModulePtr model;
   train::Recipe recipe;
   try {
+    // The security scope must be open before the checkpoint is read (model.load, decrypt).
+    nlohmann::json user = rf.resolve();
+    security.open(user, rf.config_path);
     auto [m, r] = train::load_trained_model(checkpoint);
     model = m;
-    recipe = train::Recipe::from_json(rf.resolve(r.to_json()));
+    nlohmann::json cfg = rf.resolve(r.to_json());
+    cfg.erase("security");
+    recipe = train::Recipe::from_json(cfg);
   } catch (const models::ConfigError& e) {
     return tools::config_error("eval", e);
   }

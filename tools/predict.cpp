@@ -9,6 +9,7 @@
 #include "deepseek/train/run.h"
 #include "tools/command.h"
 #include "tools/run_config.h"
+#include "tools/security_scope.h"
 
 namespace {
 
@@ -24,6 +25,8 @@ int run(int argc, char** argv) {
   app.add_option("--count,-n", count, "number of images")->check(CLI::PositiveNumber);
   app.add_option("--output,-o", output, "write all predictions as CSV here");
   app.add_flag("--json", json, "print one JSON object on the last line");
+  deepseek::tools::SecurityScope security;
+  security.add_to(app);
   bool done;
   int rc = deepseek::tools::parse_or_exit(app, argc, argv, done);
   if (done) return rc;
@@ -31,9 +34,14 @@ int run(int argc, char** argv) {
   nn::ModulePtr model;
   train::Recipe recipe;
   try {
+    // The security scope must be open before the checkpoint is read (model.load, decrypt).
+    nlohmann::json user = rf.resolve();
+    security.open(user, rf.config_path);
     auto [m, r] = train::load_trained_model(checkpoint);
     model = m;
-    recipe = train::Recipe::from_json(rf.resolve(r.to_json()));
+    nlohmann::json cfg = rf.resolve(r.to_json());
+    cfg.erase("security");
+    recipe = train::Recipe::from_json(cfg);
   } catch (const models::ConfigError& e) {
     return tools::config_error("predict", e);
   }

@@ -6,6 +6,7 @@
 #include "deepseek/train/run.h"
 #include "tools/command.h"
 #include "tools/run_config.h"
+#include "tools/security_scope.h"
 
 namespace {
 
@@ -18,19 +19,40 @@ int run(int argc, char** argv) {
   bool json = false;
   app.add_option("--resume", resume, "continue from this checkpoint");
   app.add_flag("--json", json, "print one JSON object on the last line");
+  deepseek::tools::SecurityScope security;
+  security.add_to(app);
   bool done;
   int rc = deepseek::tools::parse_or_exit(app, argc, argv, done);
   if (done) return rc;
 
   deepseek::train::Recipe recipe;
   try {
-    recipe = deepseek::train::Recipe::from_json(rf.resolve());
+    nlohmann::json cfg = rf.resolve();
+    security.open(cfg, rf.config_path);
+    recipe = deepseek::train::Recipe::from_json(cfg);
   } catch (const deepseek::models::ConfigError& e) {
     return deepseek::tools::config_error("train", e);
   }
   deepseek::train::RunOptions ro;
   ro.resume = resume;
-  nlohmann::json out = deepseek::train::run_recipe(recipe, ro);
+  // With a security config: train.start is decided (and audited) before any data is read;
+  // every checkpoint save/load goes through the hook; train.stop records how it ended.
+  if (security) security->require(deepseek::security::action::train_start, recipe.output_dir);
+  nlohmann::json out;
+  try {
+    out = deepseek::train::run_recipe(recipe, ro);
+  } catch (const std::exception& e) {
+    if (security) security->record(deepseek::security::action::train_stop, recipe.output_dir, {{"outcome", "error"}, {"error", e.what()}});
+    throw;
+  }
+  if (security) {
+    security->record(deepseek::security::action::train_stop, recipe.output_dir,
+                     {{"outcome", "completed"},
+                      {"steps", std::to_string(out["steps"].get<int64_t>())},
+                      {"checkpoint", out["checkpoint"].get<std::string>()}});
+    out["audit_log"] = security->log()->path();
+    out["checkpoint_encrypted"] = security->encrypts();
+  }
   if (json) {
     std::printf("%s\n", out.dump().c_str());
   } else {

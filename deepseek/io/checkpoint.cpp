@@ -2,7 +2,10 @@
 
 #include <array>
 #include <cstring>
+#include <functional>
+#include <mutex>
 
+#include "deepseek/io/checkpoint_hook.h"
 #include "deepseek/io/file.h"
 
 namespace deepseek::io {
@@ -43,7 +46,26 @@ uint64_t parse_u64(const nlohmann::json& j, const char* what) {
   return v;
 }
 
+std::mutex& hook_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::shared_ptr<CheckpointFileHook>& hook_slot() {
+  static std::shared_ptr<CheckpointFileHook> h;
+  return h;
+}
+
 }  // namespace
+
+void set_checkpoint_file_hook(std::shared_ptr<CheckpointFileHook> hook) {
+  std::lock_guard<std::mutex> lock(hook_mutex());
+  hook_slot() = std::move(hook);
+}
+
+std::shared_ptr<CheckpointFileHook> checkpoint_file_hook() {
+  std::lock_guard<std::mutex> lock(hook_mutex());
+  return hook_slot();
+}
 
 uint32_t crc32(const void* data, size_t n, uint32_t crc) {
   static const CrcTables tables;
@@ -65,6 +87,8 @@ uint32_t crc32(const void* data, size_t n, uint32_t crc) {
 }
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
+  const auto hook = checkpoint_file_hook();
+  if (hook) hook->before_save(path);
   TensorMap all;
   for (auto& [k, v] : ckpt.model) all[kModelPrefix + k] = v;
   for (auto& [k, v] : ckpt.optimizer) all[kOptimPrefix + k] = v;
@@ -94,12 +118,24 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   }
   // Re-plan with the tensors already made contiguous, so nothing is copied twice.
   TensorMap planned(layout.tensors.begin(), layout.tensors.end());
-  detail::write_safetensors_atomic(path, detail::plan_safetensors(planned, {{kMetaKey, doc_str}}));
+  if (hook && hook->encodes()) {
+    // The image is encoded (encrypted) in memory; only the encoded bytes are written.
+    const std::vector<uint8_t> bytes = hook->encode(path, serialize_safetensors(planned, {{kMetaKey, doc_str}}));
+    write_file_atomic(path, [&](const ByteSink& sink) { sink(bytes.data(), bytes.size()); });
+  } else {
+    detail::write_safetensors_atomic(path, detail::plan_safetensors(planned, {{kMetaKey, doc_str}}));
+  }
+  if (hook) hook->after_save(path);
 }
 
-Checkpoint load_checkpoint(const std::string& path, const CheckpointLoadOptions& options) {
-  auto map = MappedFile::open(path);
-  SafetensorsHeader h = parse_safetensors_header(map->data(), map->size(), "'" + path + "'");
+namespace {
+
+// A checkpoint from a safetensors image of `size` bytes; `tensors` gives the validated
+// header's tensors (aliasing a mapping, or copies of a decoded buffer).
+Checkpoint parse_checkpoint(const uint8_t* data, size_t size, const std::string& path,
+                            const CheckpointLoadOptions& options,
+                            const std::function<TensorMap(const SafetensorsHeader&)>& tensors) {
+  SafetensorsHeader h = parse_safetensors_header(data, size, "'" + path + "'");
   auto it = h.metadata.find(kMetaKey);
   DS_CHECK(it != h.metadata.end(), "[checkpoint] '", path,
            "' is a safetensors file but not a deepseek checkpoint (no '", kMetaKey, "' metadata)");
@@ -127,7 +163,7 @@ Checkpoint load_checkpoint(const std::string& path, const CheckpointLoadOptions&
                                         parse_u64(r.value().at("offset"), "rng offset")};
     if (options.verify_checksum) {
       const uint32_t want = doc.at("data_crc32").get<uint32_t>();
-      const uint32_t got = crc32(map->data() + h.data_start, map->size() - h.data_start);
+      const uint32_t got = crc32(data + h.data_start, size - h.data_start);
       DS_CHECK(got == want, "tensor data is corrupt (CRC-32 ", got, ", expected ", want, ")");
     }
   } catch (const nlohmann::json::exception& e) {
@@ -135,12 +171,33 @@ Checkpoint load_checkpoint(const std::string& path, const CheckpointLoadOptions&
   } catch (const Error& e) {
     DS_THROW("[checkpoint] '", path, "': ", e.what());
   }
-  // Tensors come from the same (already validated) mapping.
-  for (auto& [name, t] : detail::alias_tensors(map, h)) {
+  for (auto& [name, t] : tensors(h)) {
     if (name.rfind(kModelPrefix, 0) == 0) c.model[name.substr(std::strlen(kModelPrefix))] = t;
     else if (name.rfind(kOptimPrefix, 0) == 0) c.optimizer[name.substr(std::strlen(kOptimPrefix))] = t;
     else DS_THROW("[checkpoint] '", path, "': tensor '", name, "' belongs to neither model/ nor optim/");
   }
+  return c;
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path, const CheckpointLoadOptions& options) {
+  const auto hook = checkpoint_file_hook();
+  if (hook) {
+    hook->before_load(path);
+    if (auto image = hook->decode(path)) {
+      Checkpoint c = parse_checkpoint(image->data(), image->size(), path, options, [&](const SafetensorsHeader&) {
+        return deserialize_safetensors(image->data(), image->size()).tensors;
+      });
+      hook->after_load(path);
+      return c;
+    }
+  }
+  auto map = MappedFile::open(path);
+  // Tensors come from the same (already validated) mapping.
+  Checkpoint c = parse_checkpoint(map->data(), map->size(), path, options,
+                                  [&](const SafetensorsHeader& h) { return detail::alias_tensors(map, h); });
+  if (hook) hook->after_load(path);
   return c;
 }
 

@@ -11,35 +11,16 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#ifndef DEEPSEEK_BIN
-#define DEEPSEEK_BIN "build/bin/deepseek"
-#endif
+#include "tests/common/cli_run.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;  // stdout + stderr
-};
+using deepseek::testing::last_line;
+using Result = deepseek::testing::CliResult;
 
-Result sh(const std::string& args) {
-  std::string cmd = std::string(DEEPSEEK_BIN) + " " + args + " 2>&1";
-  std::FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string last_line(const std::string& s) {
-  auto end = s.find_last_not_of('\n');
-  auto start = s.rfind('\n', end);
-  return s.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
-}
+Result sh(const std::string& args) { return deepseek::testing::run_cli(args); }
 
 std::string write_file(const std::string& name, const std::string& text) {
   auto p = fs::temp_directory_path() / ("deepseek_cli_" + std::to_string(::getpid()) + "_" + name);
