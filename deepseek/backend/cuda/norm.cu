@@ -321,14 +321,24 @@ __global__ void __launch_bounds__(256) bn_partial_kernel(const T* __restrict__ x
   for (int64_t ch = blockIdx.x; ch < c; ch += gridDim.x) {
     const V mu = mean ? mean[ch] : V(0);
     V acc = 0;
-    for (int64_t k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
-      const int64_t i = k / s, j = k - i * s;
+    // value k of the channel is x[(i * c + ch) * s + j] with (i, j) = divmod(k, s); (i, j)
+    // advance by divmod(blockDim.x, s) per step (no division in the loop)
+    const int64_t kt = k0 + threadIdx.x;
+    int64_t i = kt / s, j = kt - (kt / s) * s;
+    const int64_t di = blockDim.x / s, dj = blockDim.x - di * s;
+    for (int64_t k = kt; k < k1; k += blockDim.x) {
       V v = cvt<V>(x[(i * c + ch) * s + j]);
       if (mean) {
         v -= mu;
         acc += v * v;
       } else {
         acc += v;
+      }
+      i += di;
+      j += dj;
+      if (j >= s) {
+        j -= s;
+        ++i;
       }
     }
     acc = block_allreduce(acc, SumOp{}, smem);
@@ -369,10 +379,12 @@ template <typename T>
 __global__ void bn_apply_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b,
                                 const opmath<T>* __restrict__ mean, const opmath<T>* __restrict__ rstd,
                                 T* __restrict__ y, int64_t total, int64_t c, int64_t s) {
-  using V = opmath<T>;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const bool narrow = total <= 0xffffffffLL;  // 32-bit index math (much cheaper division)
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
-    const int64_t ch = (i / s) % c;
+    const int64_t ch = narrow ? static_cast<int64_t>((static_cast<uint32_t>(i) / static_cast<uint32_t>(s)) %
+                                                     static_cast<uint32_t>(c))
+                              : (i / s) % c;
     y[i] = channel_affine(x[i], mean[ch], rstd[ch], w[ch], b[ch]);
   }
 }

@@ -184,7 +184,25 @@ reduce_kernel(const typename R::In* __restrict__ in, R r, DimIndexer kept, DimIn
     Acc acc = r.init();
     if (o < n_out) {
       const typename R::In* p = in + kept.offset(o);
-      for (int64_t k = r0 + ci; k < r1; k += coop) acc = r.step(acc, p[red.offset(k)], k);
+      if (red.nd == 2) {
+        // two reduced dims (e.g. N and H*W of an NCHW sum over all but C): step (i, j) by
+        // divmod(coop, size) instead of dividing per element
+        const int64_t s1 = red.sizes[1], st0 = red.strides[0], st1 = red.strides[1];
+        int64_t k = r0 + ci;
+        int64_t i = k / s1, j = k - (k / s1) * s1;
+        const int64_t di = coop / s1, dj = coop - di * s1;
+        for (; k < r1; k += coop) {
+          acc = r.step(acc, p[i * st0 + j * st1], k);
+          i += di;
+          j += dj;
+          if (j >= s1) {
+            j -= s1;
+            ++i;
+          }
+        }
+      } else {
+        for (int64_t k = r0 + ci; k < r1; k += coop) acc = r.step(acc, p[red.offset(k)], k);
+      }
     }
     bool leader;
     if (row) {
