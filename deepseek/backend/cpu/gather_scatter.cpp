@@ -7,23 +7,35 @@
 namespace deepseek::cpu {
 namespace {
 
-// Calls f(index_value, offset_in_x_without_dim, offset_in_index_like, ...) for each index element.
+// Calls f(offset_in_index, offset_in_a_without_dim, offset_in_b) for each index element, in
+// index order; rows of the innermost dim advance offsets by their strides (no per-element
+// coordinate arithmetic or allocation).
 template <typename F>
-void walk(const Tensor& index, const std::vector<const Tensor*>& others, int64_t dim, F f) {
-  int64_t n = index.numel();
-  int64_t nd = index.dim();
-  std::vector<int64_t> idx(nd, 0);
-  for (int64_t k = 0; k < n; ++k) {
-    int64_t ioff = 0;
-    for (int64_t d = 0; d < nd; ++d) ioff += idx[d] * index.strides()[d];
-    std::vector<int64_t> offs(others.size(), 0);
-    for (size_t o = 0; o < others.size(); ++o)
-      for (int64_t d = 0; d < nd; ++d)
-        if (d != dim || o > 0) offs[o] += idx[d] * others[o]->strides()[d];
-    f(ioff, offs);
-    for (int64_t d = nd - 1; d >= 0; --d) {
-      if (++idx[d] < index.sizes()[d]) break;
-      idx[d] = 0;
+void walk(const Tensor& index, const Tensor& a, const Tensor& b, int64_t dim, F f) {
+  const int64_t n = index.numel(), nd = index.dim();
+  if (n == 0) return;
+  if (nd == 0) {
+    f(0, 0, 0);
+    return;
+  }
+  std::vector<int64_t> is(nd), as(nd), bs(nd), pos(nd, 0);
+  for (int64_t d = 0; d < nd; ++d) {
+    is[d] = index.strides()[d];
+    as[d] = d == dim ? 0 : a.strides()[d];
+    bs[d] = b.strides()[d];
+  }
+  const int64_t inner = index.sizes()[nd - 1], si = is[nd - 1], sa = as[nd - 1], sb = bs[nd - 1];
+  for (int64_t k = 0; k < n; k += inner) {
+    int64_t io = 0, ao = 0, bo = 0;
+    for (int64_t d = 0; d + 1 < nd; ++d) {
+      io += pos[d] * is[d];
+      ao += pos[d] * as[d];
+      bo += pos[d] * bs[d];
+    }
+    for (int64_t j = 0; j < inner; ++j) f(io + j * si, ao + j * sa, bo + j * sb);
+    for (int64_t d = nd - 2; d >= 0; --d) {
+      if (++pos[d] < index.sizes()[d]) break;
+      pos[d] = 0;
     }
   }
 }
@@ -34,19 +46,10 @@ int64_t read_index(const Tensor& index, int64_t off) {
 }
 
 void check_range(const Tensor& index, int64_t size, const char* op) {
-  int64_t n = index.numel();
-  Tensor idx = index;
-  std::vector<int64_t> pos(index.dim(), 0);
-  for (int64_t k = 0; k < n; ++k) {
-    int64_t off = 0;
-    for (int64_t d = 0; d < idx.dim(); ++d) off += pos[d] * idx.strides()[d];
-    int64_t v = read_index(idx, off);
+  walk(index, index, index, -1, [&](int64_t off, int64_t, int64_t) {
+    int64_t v = read_index(index, off);
     DS_CHECK(v >= -size && v < size, "[", op, "] index ", v, " is out of bounds for size ", size);
-    for (int64_t d = idx.dim() - 1; d >= 0; --d) {
-      if (++pos[d] < idx.sizes()[d]) break;
-      pos[d] = 0;
-    }
-  }
+  });
 }
 
 void gather_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
@@ -62,10 +65,10 @@ void gather_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, cons
     using T = typename decltype(tag)::type;
     const T* src = x.data<T>();
     T* dst = out[0].data<T>();
-    walk(index, {&x, &out[0]}, dim, [&](int64_t ioff, const std::vector<int64_t>& offs) {
+    walk(index, x, out[0], dim, [&](int64_t ioff, int64_t xo, int64_t oo) {
       int64_t v = read_index(index, ioff);
       if (v < 0) v += size;
-      dst[offs[1]] = src[offs[0] + v * xs];
+      dst[oo] = src[xo + v * xs];
     });
   });
 }
@@ -88,12 +91,12 @@ void scatter_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, con
     using T = typename decltype(tag)::type;
     T* dst = y.data<T>();
     const T* s = src.data<T>();
-    walk(index, {&y, &src}, dim, [&](int64_t ioff, const std::vector<int64_t>& offs) {
+    walk(index, y, src, dim, [&](int64_t ioff, int64_t yo, int64_t so) {
       int64_t v = read_index(index, ioff);
       if (v < 0) v += size;
-      T& d = dst[offs[0] + v * ys];
-      if constexpr (Add) d = static_cast<T>(static_cast<opmath_t<T>>(d) + static_cast<opmath_t<T>>(s[offs[1]]));
-      else d = s[offs[1]];
+      T& d = dst[yo + v * ys];
+      if constexpr (Add) d = static_cast<T>(static_cast<opmath_t<T>>(d) + static_cast<opmath_t<T>>(s[so]));
+      else d = s[so];
     });
   });
 }

@@ -2,6 +2,8 @@
 // inputs contiguous), one OpenMP task per (n, c) plane. Pooling is memory-bound and these
 // loops read each input once per window, as PyTorch's own CPU kernels do; max pooling returns
 // PyTorch's indices (flat positions in the H*W plane), which its backward scatters through.
+#include <emmintrin.h>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -45,6 +47,38 @@ void floating(DType t, F f) {
   }
 }
 
+// Four 2x2/2 windows at a time with SSE2 (baseline x86-64): even/odd columns split by
+// shuffles, selects by masks. Same choice as the scalar loop: first NaN wins, else first max.
+// Returns how many outputs of the row it wrote.
+int64_t max_pool_2x2_sse(const float* r0, const float* r1, float* y, int64_t* idx, int64_t ow_n,
+                         int64_t row0, int64_t W) {
+  int64_t ow = 0;
+  const __m128i kW = _mm_set1_epi32(static_cast<int32_t>(W)), kW1 = _mm_set1_epi32(static_cast<int32_t>(W + 1));
+  const __m128i k1 = _mm_set1_epi32(1);
+  for (; ow + 4 <= ow_n; ow += 4) {
+    __m128 a0 = _mm_loadu_ps(r0 + 2 * ow), a1 = _mm_loadu_ps(r0 + 2 * ow + 4);
+    __m128 b0 = _mm_loadu_ps(r1 + 2 * ow), b1 = _mm_loadu_ps(r1 + 2 * ow + 4);
+    __m128 v0 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)), v1 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1));
+    __m128 v2 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), v3 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+    __m128 best = v0;
+    __m128i k = _mm_setzero_si128();
+    auto take = [&](__m128 v, __m128i kv) {
+      __m128 u = _mm_and_ps(_mm_cmpord_ps(best, best), _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v)));
+      best = _mm_or_ps(_mm_and_ps(u, v), _mm_andnot_ps(u, best));
+      __m128i ui = _mm_castps_si128(u);
+      k = _mm_or_si128(_mm_and_si128(ui, kv), _mm_andnot_si128(ui, k));
+    };
+    take(v1, k1);
+    take(v2, kW);
+    take(v3, kW1);
+    _mm_storeu_ps(y + ow, best);
+    alignas(16) int32_t kk[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(kk), k);
+    for (int j = 0; j < 4; ++j) idx[ow + j] = row0 + 2 * (ow + j) + kk[j];
+  }
+  return ow;
+}
+
 void max_pool_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   const Tensor& x = in[0];
   Pool g = pool_geo(x.sizes(), out[0].sizes(), a);
@@ -54,10 +88,42 @@ void max_pool_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, co
     const T* X = x.data<T>();
     T* Y = out[0].data<T>();
     int64_t* I = out[1].data<int64_t>();
+    const bool k2s2 = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 &&
+                      g.dh == 1 && g.dw == 1 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
     planes(g.N * g.C, g.OH * g.OW * g.kh * g.kw, [&](int64_t pl) {
       const T* xp = X + pl * g.H * g.W;
       T* yp = Y + pl * g.OH * g.OW;
       int64_t* ip = I + pl * g.OH * g.OW;
+      if (k2s2) {  // the common 2x2/2 window without bounds checks; same choice as the loop below
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* r0 = xp + 2 * oh * g.W;
+          const T* r1 = r0 + g.W;
+          int64_t* iq = ip + oh * g.OW;
+          T* yq = yp + oh * g.OW;
+          const int64_t row0 = 2 * oh * g.W;
+          // Branch-free selects (the comparisons are data-dependent coin flips).
+          int64_t ow = 0;
+          if constexpr (std::is_same_v<T, float>) ow = max_pool_2x2_sse(r0, r1, yq, iq, g.OW, row0, g.W);
+          for (; ow < g.OW; ++ow) {
+            A v0 = static_cast<A>(r0[2 * ow]), v1 = static_cast<A>(r0[2 * ow + 1]);
+            A v2 = static_cast<A>(r1[2 * ow]), v3 = static_cast<A>(r1[2 * ow + 1]);
+            A best = v0;
+            int64_t k = 0;
+            bool u = (best == best) & ((v1 > best) | (v1 != v1));  // first NaN wins, else first max
+            best = u ? v1 : best;
+            k = u ? 1 : k;
+            u = (best == best) & ((v2 > best) | (v2 != v2));
+            best = u ? v2 : best;
+            k = u ? g.W : k;
+            u = (best == best) & ((v3 > best) | (v3 != v3));
+            best = u ? v3 : best;
+            k = u ? g.W + 1 : k;
+            yq[ow] = T(best);
+            iq[ow] = row0 + 2 * ow + k;
+          }
+        }
+        return;
+      }
       for (int64_t oh = 0; oh < g.OH; ++oh)
         for (int64_t ow = 0; ow < g.OW; ++ow) {
           A best = -std::numeric_limits<A>::infinity();

@@ -288,6 +288,59 @@ void reduce(const Tensor& in, Tensor& out, const std::vector<bool>& mask, Finish
     });
     return;
   }
+  // Reduced elements in contiguous runs (innermost reduced dim of stride 1, several reduced
+  // dims, e.g. a sum over (N, H, W) of NCHW): walk the runs in order. Sums feed them through a
+  // block buffer, so the cascade (and the bits) are those of a contiguous sum.
+  if (rc.strides.back() == 1) {
+    const int64_t run = rc.sizes.back();
+    Dims router{std::vector<int64_t>(rc.sizes.begin(), rc.sizes.end() - 1),
+                std::vector<int64_t>(rc.strides.begin(), rc.strides.end() - 1)};
+    const int64_t n_runs = n_red / run;
+    std::vector<int64_t> roff(n_runs);
+    for (int64_t q = 0; q < n_runs; ++q) roff[q] = offset_of(q, router);
+    parallel_for(0, n_out, std::max<int64_t>(1, kGrain / n_red), [&](int64_t b, int64_t e) {
+      std::unique_ptr<V[]> buf;
+      if constexpr (R::simd_sum && std::is_floating_point_v<Acc>) buf.reset(new V[kSumBlock]);
+      for (int64_t o = b; o < e; ++o) {
+        const T* base = src + offset_of(o, kc);
+        if constexpr (R::simd_sum && std::is_floating_point_v<Acc>) {
+          double total = 0;
+          int64_t fill = 0;
+          for (int64_t q = 0; q < n_runs; ++q) {
+            const T* p = base + roff[q];
+            int64_t m = run;
+            while (m > 0) {
+              if (fill == 0 && m >= kSumBlock) {  // a whole block in place
+                total += static_cast<double>(sum_block<T, V>(p, kSumBlock));
+                p += kSumBlock;
+                m -= kSumBlock;
+                continue;
+              }
+              int64_t take = std::min(m, kSumBlock - fill);
+              for (int64_t j = 0; j < take; ++j) buf[fill + j] = static_cast<V>(p[j]);
+              fill += take;
+              p += take;
+              m -= take;
+              if (fill == kSumBlock) {
+                total += static_cast<double>(sum_block<V, V>(buf.get(), kSumBlock));
+                fill = 0;
+              }
+            }
+          }
+          if (fill > 0) total += static_cast<double>(sum_block<V, V>(buf.get(), fill));
+          dst[o] = finish(static_cast<Acc>(total), n_red);
+        } else {
+          Acc a = R::init();
+          for (int64_t q = 0; q < n_runs; ++q) {
+            const T* p = base + roff[q];
+            for (int64_t j = 0; j < run; ++j) a = R::step(a, static_cast<V>(p[j]));
+          }
+          dst[o] = finish(a, n_red);
+        }
+      }
+    });
+    return;
+  }
   parallel_for(0, n_out, std::max<int64_t>(1, kGrain / n_red), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       const T* p = src + offset_of(o, kc);
