@@ -78,7 +78,7 @@ __device__ __forceinline__ int64_t out_base(const RowGeom& g, int64_t q) {
 
 // Rows of at most kSortTile values: sort in shared memory, write the first k.
 template <typename T>
-__global__ void sort_rows_small_kernel(const T* __restrict__ x, T* __restrict__ vout, int64_t* __restrict__ iout,
+__global__ void __launch_bounds__(1024) sort_rows_small_kernel(const T* __restrict__ x, T* __restrict__ vout, int64_t* __restrict__ iout,
                                        RowGeom g, int n_pad, bool desc) {
   using V = key_t<T>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -104,7 +104,7 @@ __global__ void sort_rows_small_kernel(const T* __restrict__ x, T* __restrict__ 
 
 // Long rows: sort each tile of kSortTile values into the row-contiguous buffers.
 template <typename T>
-__global__ void sort_tiles_kernel(const T* __restrict__ x, T* __restrict__ kbuf, int64_t* __restrict__ ibuf,
+__global__ void __launch_bounds__(1024) sort_tiles_kernel(const T* __restrict__ x, T* __restrict__ kbuf, int64_t* __restrict__ ibuf,
                                   RowGeom g, bool desc) {
   using V = key_t<T>;
   __shared__ V keys[kSortTile];
