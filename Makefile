@@ -18,7 +18,7 @@ APT_PACKAGES := build-essential cmake ccache libdnnl-dev libopenblas-dev libgtes
 VENV := .venv
 PY   := $(VENV)/bin/python
 
-.PHONY: all deps configure build build-tests test test-slow demo bench venv clean format
+.PHONY: all deps configure build build-tests test test-slow test-cuda demo bench bundle venv clean format
 
 all: build
 
@@ -45,6 +45,16 @@ build-tests: configure
 test: build-tests
 	cd $(BUILD_DIR) && OMP_NUM_THREADS=2 ctest -L unit --output-on-failure -j 1
 
+# CUDA tests (they skip themselves without a GPU).
+test-cuda: build-tests
+	cd $(BUILD_DIR) && ctest -L cuda --output-on-failure
+
+# A relocatable folder for a GPU machine: binaries, their non-CUDA libraries, RPATH $$ORIGIN.
+bundle: build-tests
+	rm -rf bundle
+	cmake --install $(BUILD_DIR) --prefix bundle --strip
+	@echo "bundle/: run e.g. bundle/bin/test_cuda --gtest_filter='Cuda*' (CUDA runtime libraries on LD_LIBRARY_PATH)"
+
 test-slow: build-tests
 	cd $(BUILD_DIR) && ctest -L slow --output-on-failure
 
@@ -67,4 +77,4 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu' '*.cuh')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan bundle

@@ -42,4 +42,9 @@ function(deepseek_test name)
   add_test(NAME ${name}_slow COMMAND ${name} --gtest_filter=*Slow*
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(${name}_slow PROPERTIES LABELS slow)
+  if(DEEPSEEK_CUDA)  # CUDA tests skip themselves on a machine without a GPU
+    add_test(NAME ${name}_cuda COMMAND ${name} --gtest_filter=*Cuda*
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(${name}_cuda PROPERTIES LABELS cuda)
+  endif()
 endfunction()

@@ -11,12 +11,19 @@
 
 #include "deepseek/core/device.h"
 
+// The Philox functions compile for the GPU too (CUDA kernels include this header).
+#if defined(__CUDACC__)
+#define DS_HOST_DEVICE __host__ __device__
+#else
+#define DS_HOST_DEVICE
+#endif
+
 namespace deepseek {
 
 struct Philox {
   using Block = std::array<uint32_t, 4>;
   // Ten rounds of Philox4x32 on counter c with key k (Salmon et al., SC'11).
-  static inline Block block(uint64_t seed, uint64_t counter) {
+  DS_HOST_DEVICE static inline Block block(uint64_t seed, uint64_t counter) {
     uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
     Block c{static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0u, 0u};
     for (int r = 0; r < 10; ++r) {
@@ -30,9 +37,9 @@ struct Philox {
     return c;
   }
   // The shared u32 -> [0, 1) mapping: 24 random bits, exactly representable in f32.
-  static inline float uniform(uint32_t x) { return static_cast<float>(x >> 8) * 0x1p-24f; }
+  DS_HOST_DEVICE static inline float uniform(uint32_t x) { return static_cast<float>(x >> 8) * 0x1p-24f; }
   // Box–Muller over lanes (0,1) and (2,3); returns the normal for `lane`.
-  static inline float normal(const Block& b, int lane) {
+  DS_HOST_DEVICE static inline float normal(const Block& b, int lane) {
     int pair = lane & 2;
     float u1 = 1.0f - uniform(b[pair]);  // (0, 1]: log is finite
     float u2 = uniform(b[pair + 1]);

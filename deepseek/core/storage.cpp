@@ -1,10 +1,13 @@
 #include "deepseek/core/storage.h"
 
+#include "deepseek/core/accelerator.h"
+
 namespace deepseek {
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   if (device.is_meta() || nbytes == 0) return;
   allocator_ = allocator_for(device);
+  if (device.is_cuda()) cuda_set_device(device.index);  // the allocator serves the current device
   data_ = allocator_->allocate(nbytes);
 }
 

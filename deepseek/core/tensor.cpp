@@ -82,6 +82,7 @@ void for_each_element(const Tensor& t, F&& f) {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
+  if (defined() && device().is_cuda()) return to(kCPU).to_vector<T>();  // one copy, then read
   std::vector<T> out;
   out.reserve(numel());
   visit_dtype(dtype(), [&](auto tag) {
@@ -188,7 +189,8 @@ std::string Tensor::to_string() const {
 }
 
 std::string Tensor::repr() const {
-  if (!defined() || is_meta() || !device().is_cpu()) return to_string();
+  if (!defined() || is_meta()) return to_string();
+  if (device().is_cuda()) return to(kCPU).repr();
   std::ostringstream os;
   os << to_string() << " {";
   auto v = to_vector<double>();

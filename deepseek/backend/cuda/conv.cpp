@@ -1,0 +1,356 @@
+// Convolutions on CUDA through cuDNN: conv2d forward, backward data, backward filter, and
+// conv_transpose2d (a backward-data call plus the bias). Algorithms are found once per shape
+// by benchmarking (cudnnFind*), restricted to deterministic ones in deterministic mode, and
+// cached. Asymmetric padding (padding 'same' with even kernels) pads the input explicitly.
+#include <cudnn.h>
+
+#include <mutex>
+#include <unordered_map>
+
+#include "deepseek/backend/cuda/raw_ops.h"
+#include "deepseek/backend/cuda/runtime.h"
+#include "deepseek/core/accelerator.h"
+#include "deepseek/core/parallel.h"
+#include "deepseek/ops/ops.h"
+#include "deepseek/ops/registry.h"
+
+#define DS_CUDNN_CHECK(expr)                                                          \
+  do {                                                                                \
+    cudnnStatus_t ds_st_ = (expr);                                                    \
+    if (ds_st_ != CUDNN_STATUS_SUCCESS)                                               \
+      DS_THROW("cuDNN error in ", #expr, ": ", cudnnGetErrorString(ds_st_));          \
+  } while (0)
+
+namespace deepseek::cuda {
+namespace {
+
+using Ints = std::vector<int64_t>;
+
+cudnnHandle_t handle() {
+  static cudnnHandle_t handles[64] = {};
+  static std::mutex mu;
+  int dev = current_device();
+  std::lock_guard<std::mutex> lock(mu);
+  if (!handles[dev]) DS_CUDNN_CHECK(cudnnCreate(&handles[dev]));
+  DS_CUDNN_CHECK(cudnnSetStream(handles[dev], current_stream(dev)));
+  return handles[dev];
+}
+
+cudnnDataType_t dnn_type(DType t) {
+  switch (t) {
+    case DType::f32: return CUDNN_DATA_FLOAT;
+    case DType::f64: return CUDNN_DATA_DOUBLE;
+    case DType::f16: return CUDNN_DATA_HALF;
+    case DType::bf16: return CUDNN_DATA_BFLOAT16;
+    default: DS_THROW("convolution on CUDA supports f32, f64, f16 and bf16, got ", dtype_name(t));
+  }
+}
+
+bool is_channels_last(const Tensor& t) {
+  const auto& s = t.strides();
+  const auto& z = t.sizes();
+  return t.dim() == 4 && s[1] == 1 && s[3] == z[1] && s[2] == z[1] * z[3] && s[0] == z[1] * z[2] * z[3] &&
+         z[1] > 1;
+}
+
+// NCHW or NHWC dense tensors go to cuDNN as they are; anything else is copied first.
+Tensor dense4(const Tensor& t) {
+  if (t.is_contiguous() || is_channels_last(t)) return t;
+  NoInterposers raw;
+  return t.contiguous();
+}
+
+struct TensorDesc {
+  cudnnTensorDescriptor_t d = nullptr;
+  explicit TensorDesc(const Tensor& t) {
+    DS_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d));
+    int dims[4], strides[4];
+    for (int i = 0; i < 4; ++i) {
+      dims[i] = static_cast<int>(t.sizes()[i]);
+      strides[i] = static_cast<int>(t.strides()[i]);
+    }
+    DS_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d, dnn_type(t.dtype()), 4, dims, strides));
+  }
+  ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
+};
+
+struct FilterDesc {
+  cudnnFilterDescriptor_t d = nullptr;
+  explicit FilterDesc(const Tensor& w) {
+    DS_CUDNN_CHECK(cudnnCreateFilterDescriptor(&d));
+    DS_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d, dnn_type(w.dtype()),
+                                              is_channels_last(w) ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                                              static_cast<int>(w.sizes()[0]), static_cast<int>(w.sizes()[1]),
+                                              static_cast<int>(w.sizes()[2]), static_cast<int>(w.sizes()[3])));
+  }
+  ~FilterDesc() { cudnnDestroyFilterDescriptor(d); }
+};
+
+struct ConvArgs {
+  Ints stride, padding, padding_r, dilation;
+  int64_t groups;
+};
+
+ConvArgs read_args(const ops::Attrs& a) {
+  ConvArgs c;
+  c.stride = a.get<Ints>("stride", {1, 1});
+  c.padding = a.get<Ints>("padding", {0, 0});
+  c.padding_r = a.get<Ints>("padding_r", c.padding);
+  c.dilation = a.get<Ints>("dilation", {1, 1});
+  c.groups = a.get<int64_t>("groups", 1);
+  return c;
+}
+
+struct ConvDesc {
+  cudnnConvolutionDescriptor_t d = nullptr;
+  ConvDesc(const ConvArgs& c, DType t) {
+    DS_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d));
+    DS_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
+        d, static_cast<int>(c.padding[0]), static_cast<int>(c.padding[1]), static_cast<int>(c.stride[0]),
+        static_cast<int>(c.stride[1]), static_cast<int>(c.dilation[0]), static_cast<int>(c.dilation[1]),
+        CUDNN_CROSS_CORRELATION, t == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT));
+    DS_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d, static_cast<int>(c.groups)));
+    cudnnMathType_t math = CUDNN_TENSOR_OP_MATH;
+    if (t == DType::f32) math = conv_allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+    if (t == DType::f64) math = CUDNN_DEFAULT_MATH;
+    DS_CUDNN_CHECK(cudnnSetConvolutionMathType(d, math));
+  }
+  ~ConvDesc() { cudnnDestroyConvolutionDescriptor(d); }
+};
+
+// Scratch memory for cuDNN from the stream-ordered pool.
+Tensor workspace(size_t bytes, Device dev) {
+  return Tensor::empty({static_cast<int64_t>(std::max<size_t>(bytes, 1))}, DType::u8, dev);
+}
+
+// Algorithm cache key: kind, shapes, strides, dtype, conv args, math mode, determinism.
+std::string key_of(int kind, const Tensor& x, const Tensor& w, const Tensor& y, const ConvArgs& c) {
+  std::string k = std::to_string(kind) + "|" + std::to_string(current_device()) + "|" +
+                  std::to_string(static_cast<int>(x.dtype())) + "|" + std::to_string(conv_allow_tf32()) +
+                  std::to_string(deterministic());
+  for (const Tensor* t : {&x, &w, &y}) {
+    for (auto s : t->sizes()) k += "," + std::to_string(s);
+    k += ";";
+    for (auto s : t->strides()) k += "," + std::to_string(s);
+    k += "|";
+  }
+  for (const Ints* v : {&c.stride, &c.padding, &c.dilation})
+    for (auto s : *v) k += "," + std::to_string(s);
+  return k + "g" + std::to_string(c.groups);
+}
+
+template <typename Perf>
+Perf pick(const Perf* perfs, int n, const char* what) {
+  for (int i = 0; i < n; ++i) {
+    if (perfs[i].status != CUDNN_STATUS_SUCCESS) continue;
+    if (deterministic() && perfs[i].determinism != CUDNN_DETERMINISTIC) continue;
+    return perfs[i];
+  }
+  DS_THROW("cuDNN found no usable ", what, " algorithm", deterministic() ? " that is deterministic" : "");
+}
+
+std::mutex g_cache_mu;
+std::unordered_map<std::string, cudnnConvolutionFwdAlgoPerf_t> g_fwd;
+std::unordered_map<std::string, cudnnConvolutionBwdDataAlgoPerf_t> g_bwd_data;
+std::unordered_map<std::string, cudnnConvolutionBwdFilterAlgoPerf_t> g_bwd_filter;
+
+constexpr size_t kMaxWorkspace = size_t{1} << 30;
+constexpr int kAlgos = 8;
+
+// y = conv(x, w): x, w dense; y written (any dense layout cuDNN accepts).
+void forward(const Tensor& x, const Tensor& w, const Tensor& y, const ConvArgs& c) {
+  cudnnHandle_t h = handle();
+  TensorDesc xd(x), yd(y);
+  FilterDesc wd(w);
+  ConvDesc cd(c, x.dtype());
+  std::string key = key_of(0, x, w, y, c);
+  cudnnConvolutionFwdAlgoPerf_t perf;
+  bool have;
+  {
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    auto it = g_fwd.find(key);
+    have = it != g_fwd.end();
+    if (have) perf = it->second;
+  }
+  if (!have) {
+    Tensor ws = workspace(kMaxWorkspace / 4, x.device());
+    cudnnConvolutionFwdAlgoPerf_t perfs[kAlgos];
+    int n = 0;
+    DS_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, xd.d, x.raw_data(), wd.d, w.raw_data(), cd.d, yd.d,
+                                                          y.raw_data(), kAlgos, &n, perfs, ws.raw_data(),
+                                                          kMaxWorkspace / 4));
+    perf = pick(perfs, n, "convolution forward");
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    g_fwd[key] = perf;
+  }
+  Tensor ws = workspace(perf.memory, x.device());
+  float one = 1.f, zero = 0.f;
+  double oned = 1.0, zerod = 0.0;
+  bool dbl = x.dtype() == DType::f64;
+  DS_CUDNN_CHECK(cudnnConvolutionForward(h, dbl ? (void*)&oned : (void*)&one, xd.d, x.raw_data(), wd.d, w.raw_data(),
+                                         cd.d, perf.algo, ws.raw_data(), perf.memory,
+                                         dbl ? (void*)&zerod : (void*)&zero, yd.d, y.raw_data()));
+}
+
+// dx = conv^T(dy, w).
+void backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, const ConvArgs& c) {
+  cudnnHandle_t h = handle();
+  TensorDesc dyd(dy), dxd(dx);
+  FilterDesc wd(w);
+  ConvDesc cd(c, dy.dtype());
+  std::string key = key_of(1, dx, w, dy, c);
+  cudnnConvolutionBwdDataAlgoPerf_t perf;
+  bool have;
+  {
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    auto it = g_bwd_data.find(key);
+    have = it != g_bwd_data.end();
+    if (have) perf = it->second;
+  }
+  if (!have) {
+    Tensor ws = workspace(kMaxWorkspace / 4, dy.device());
+    cudnnConvolutionBwdDataAlgoPerf_t perfs[kAlgos];
+    int n = 0;
+    DS_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, wd.d, w.raw_data(), dyd.d, dy.raw_data(), cd.d,
+                                                               dxd.d, dx.raw_data(), kAlgos, &n, perfs,
+                                                               ws.raw_data(), kMaxWorkspace / 4));
+    perf = pick(perfs, n, "convolution backward-data");
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    g_bwd_data[key] = perf;
+  }
+  Tensor ws = workspace(perf.memory, dy.device());
+  float one = 1.f, zero = 0.f;
+  double oned = 1.0, zerod = 0.0;
+  bool dbl = dy.dtype() == DType::f64;
+  DS_CUDNN_CHECK(cudnnConvolutionBackwardData(h, dbl ? (void*)&oned : (void*)&one, wd.d, w.raw_data(), dyd.d,
+                                              dy.raw_data(), cd.d, perf.algo, ws.raw_data(), perf.memory,
+                                              dbl ? (void*)&zerod : (void*)&zero, dxd.d, dx.raw_data()));
+}
+
+// dw = correlation of x with dy.
+void backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw, const ConvArgs& c) {
+  cudnnHandle_t h = handle();
+  TensorDesc dyd(dy), xd(x);
+  FilterDesc wd(dw);
+  ConvDesc cd(c, dy.dtype());
+  std::string key = key_of(2, x, dw, dy, c);
+  cudnnConvolutionBwdFilterAlgoPerf_t perf;
+  bool have;
+  {
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    auto it = g_bwd_filter.find(key);
+    have = it != g_bwd_filter.end();
+    if (have) perf = it->second;
+  }
+  if (!have) {
+    Tensor ws = workspace(kMaxWorkspace / 4, dy.device());
+    cudnnConvolutionBwdFilterAlgoPerf_t perfs[kAlgos];
+    int n = 0;
+    DS_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, xd.d, x.raw_data(), dyd.d, dy.raw_data(), cd.d,
+                                                                 wd.d, dw.raw_data(), kAlgos, &n, perfs,
+                                                                 ws.raw_data(), kMaxWorkspace / 4));
+    perf = pick(perfs, n, "convolution backward-filter");
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    g_bwd_filter[key] = perf;
+  }
+  Tensor ws = workspace(perf.memory, dy.device());
+  float one = 1.f, zero = 0.f;
+  double oned = 1.0, zerod = 0.0;
+  bool dbl = dy.dtype() == DType::f64;
+  DS_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, dbl ? (void*)&oned : (void*)&one, xd.d, x.raw_data(), dyd.d,
+                                                dy.raw_data(), cd.d, perf.algo, ws.raw_data(), perf.memory,
+                                                dbl ? (void*)&zerod : (void*)&zero, wd.d, dw.raw_data()));
+}
+
+bool symmetric(const ConvArgs& c) { return c.padding == c.padding_r; }
+
+// Asymmetric padding: pad the input explicitly (left = padding, right = padding_r) and run
+// the convolution unpadded.
+Tensor pad_input(const Tensor& x, const ConvArgs& c) {
+  NoInterposers raw;
+  return pad(x, {c.padding[1], c.padding_r[1], c.padding[0], c.padding_r[0]});
+}
+ConvArgs unpadded(ConvArgs c) {
+  c.padding = c.padding_r = {0, 0};
+  return c;
+}
+
+void add_bias(const Tensor& y, const Tensor& bias) {
+  NoInterposers raw;
+  Tensor b = dense4(bias.reshape({1, bias.numel(), 1, 1}));
+  cudnnHandle_t h = handle();
+  TensorDesc bd(b), yd(y);
+  float one = 1.f;
+  double oned = 1.0;
+  bool dbl = y.dtype() == DType::f64;
+  DS_CUDNN_CHECK(cudnnAddTensor(h, dbl ? (void*)&oned : (void*)&one, bd.d, b.raw_data(),
+                                dbl ? (void*)&oned : (void*)&one, yd.d, y.raw_data()));
+}
+
+void conv2d_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  ConvArgs c = read_args(a);
+  if (out[0].numel() == 0) return;
+  Tensor x = dense4(in[0]), w = dense4(in[1]);
+  if (!symmetric(c)) {
+    x = pad_input(x, c);
+    c = unpadded(c);
+  }
+  forward(x, w, out[0], c);
+  if (in.size() > 2) add_bias(out[0], in[2]);
+}
+
+void conv2d_backward_input_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  ConvArgs c = read_args(a);
+  if (out[0].numel() == 0) return;
+  Tensor dy = dense4(in[0]), w = dense4(in[1]);
+  if (symmetric(c)) {
+    backward_data(dy, w, out[0], c);
+    return;
+  }
+  // Gradient of the padded input, then the interior.
+  const Shape& xs = out[0].sizes();
+  Tensor dxp = Tensor::empty({xs[0], xs[1], xs[2] + c.padding[0] + c.padding_r[0], xs[3] + c.padding[1] + c.padding_r[1]},
+                             out[0].dtype(), out[0].device());
+  backward_data(dy, w, dxp, unpadded(c));
+  NoInterposers raw;
+  Tensor o = out[0];
+  copy_(o, dxp.slice(2, c.padding[0], c.padding[0] + xs[2]).slice(3, c.padding[1], c.padding[1] + xs[3]));
+}
+
+void conv2d_backward_weight_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  ConvArgs c = read_args(a);
+  if (out[0].numel() == 0) return;
+  Tensor dy = dense4(in[0]), x = dense4(in[1]);
+  if (dy.numel() == 0 || x.numel() == 0) {
+    DS_CUDA_CHECK(cudaMemsetAsync(out[0].raw_data(), 0, out[0].nbytes(), current_stream()));
+    return;
+  }
+  if (!symmetric(c)) {
+    x = pad_input(x, c);
+    c = unpadded(c);
+  }
+  backward_filter(dy, x, out[0], c);
+}
+
+// conv_transpose2d(x, w[Cin, Cout/g, kh, kw]) is the backward-data of the convolution whose
+// filter is w, applied to x; output_padding only enlarges the output (already sized by infer).
+void conv_transpose2d_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  ConvArgs c = read_args(a);
+  if (out[0].numel() == 0) return;
+  Tensor x = dense4(in[0]), w = dense4(in[1]);
+  backward_data(x, w, out[0], c);
+  if (in.size() > 2) add_bias(out[0], in[2]);
+}
+
+void register_conv_kernels() {
+  auto& r = ops::Registry::get();
+  r.register_kernel("conv2d", DeviceType::cuda, conv2d_kernel);
+  r.register_kernel("conv2d_backward_input", DeviceType::cuda, conv2d_backward_input_kernel);
+  r.register_kernel("conv2d_backward_weight", DeviceType::cuda, conv2d_backward_weight_kernel);
+  r.register_kernel("conv_transpose2d", DeviceType::cuda, conv_transpose2d_kernel);
+}
+
+}  // namespace
+}  // namespace deepseek::cuda
+
+DS_REGISTER(deepseek::cuda::register_conv_kernels);

@@ -1,0 +1,221 @@
+// Elementwise launches over any strides and broadcasting, the CUDA counterpart of
+// backend/cpu/loops.h. Three paths:
+//  - contiguous operands (inputs may also be single elements, e.g. a wrapped scalar): each
+//    thread handles 4 elements with 16-byte-aligned vector loads when the pointers allow;
+//  - anything else: dims are sorted into the output's memory order, size-1 dims dropped and
+//    dims contiguous for every operand merged, then each element's offsets come from its
+//    linear index.
+// f(in...) -> Out runs in device code; functors are usually __device__ lambdas.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include <cuda/std/tuple>
+
+#include "deepseek/backend/cuda/device/types.cuh"
+#include "deepseek/backend/cuda/runtime.h"
+#include "deepseek/ops/registry.h"
+
+namespace deepseek::cuda {
+
+constexpr int kMaxDims = 12;
+constexpr int kThreads = 256;
+constexpr int kVec = 4;
+
+template <int N>  // N operands, output first
+struct StridedIndexer {
+  int ndim = 0;
+  int64_t sizes[kMaxDims];           // innermost last
+  int64_t strides[kMaxDims][N];      // bytes
+  __device__ __forceinline__ void offsets(int64_t linear, int64_t* off) const {
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] = 0;
+    for (int d = ndim - 1; d >= 0; --d) {
+      int64_t i = linear % sizes[d];
+      linear /= sizes[d];
+#pragma unroll
+      for (int k = 0; k < N; ++k) off[k] += i * strides[d][k];
+    }
+  }
+};
+
+template <int N>
+StridedIndexer<N> make_indexer(const std::array<const Tensor*, N>& ops, const Shape& shape) {
+  int64_t nd = static_cast<int64_t>(shape.size());
+  std::vector<std::array<int64_t, N>> st(nd);
+  for (int k = 0; k < N; ++k) {
+    const Tensor& t = *ops[k];
+    int64_t es = static_cast<int64_t>(t.element_size());
+    int64_t lead = nd - t.dim();
+    for (int64_t d = 0; d < nd; ++d) {
+      int64_t td = d - lead;
+      st[d][k] = (td < 0 || t.sizes()[td] == 1) ? 0 : t.strides()[td] * es;
+    }
+  }
+  std::vector<int64_t> order(nd);
+  for (int64_t i = 0; i < nd; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return std::abs(st[a][0]) > std::abs(st[b][0]);
+  });
+  StridedIndexer<N> ix;
+  for (int64_t i : order) {
+    if (shape[i] == 1) continue;
+    if (ix.ndim > 0) {
+      bool merge = true;
+      for (int k = 0; k < N; ++k)
+        if (ix.strides[ix.ndim - 1][k] != st[i][k] * shape[i]) merge = false;
+      if (merge) {
+        ix.sizes[ix.ndim - 1] *= shape[i];
+        for (int k = 0; k < N; ++k) ix.strides[ix.ndim - 1][k] = st[i][k];
+        continue;
+      }
+    }
+    DS_CHECK(ix.ndim < kMaxDims, "CUDA elementwise: more than ", kMaxDims, " non-mergeable dims");
+    ix.sizes[ix.ndim] = shape[i];
+    for (int k = 0; k < N; ++k) ix.strides[ix.ndim][k] = st[i][k];
+    ++ix.ndim;
+  }
+  return ix;
+}
+
+template <int V, typename T>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
+template <int M>
+struct InputPtrs {
+  const char* p[M > 0 ? M : 1];
+};
+
+// Wraps the functor f with typed reads of each input. (CUDA forbids parameter packs on
+// kernels beside others and device lambdas inside generic lambdas, so the kernels below take
+// this one type and the functors are plain structs; see functors.cuh.)
+template <typename F, typename Out, typename... In>
+struct Apply {
+  static constexpr int M = sizeof...(In);
+  F f;
+
+  template <size_t... I>
+  __device__ __forceinline__ Out at(const InputPtrs<M>& in, int64_t i, uint32_t scalar_mask,
+                                    std::index_sequence<I...>) const {
+    return f(reinterpret_cast<const In*>(in.p[I])[((scalar_mask >> I) & 1u) ? 0 : i]...);
+  }
+  __device__ __forceinline__ Out at(const InputPtrs<M>& in, int64_t i, uint32_t scalar_mask) const {
+    return at(in, i, scalar_mask, std::make_index_sequence<M>{});
+  }
+
+  template <size_t... I>
+  __device__ __forceinline__ Out at_offsets(const InputPtrs<M>& in, const int64_t* off,
+                                            std::index_sequence<I...>) const {
+    return f(*reinterpret_cast<const In*>(in.p[I] + off[I + 1])...);
+  }
+
+  // kVec outputs from aligned vector loads (scalar inputs are broadcast).
+  template <size_t... I>
+  __device__ __forceinline__ void vec(Out* out, const InputPtrs<M>& in, int64_t base,
+                                      uint32_t scalar_mask, std::index_sequence<I...>) const {
+    ::cuda::std::tuple<Pack<kVec, In>...> packs;
+    ((((scalar_mask >> I) & 1u)
+          ? void(fill_pack(::cuda::std::get<I>(packs), *reinterpret_cast<const In*>(in.p[I])))
+          : void(::cuda::std::get<I>(packs) =
+                     *reinterpret_cast<const Pack<kVec, In>*>(reinterpret_cast<const In*>(in.p[I]) + base))),
+     ...);
+    Pack<kVec, Out> o;
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) o.v[j] = f(::cuda::std::get<I>(packs).v[j]...);
+    *reinterpret_cast<Pack<kVec, Out>*>(out + base) = o;
+  }
+  template <typename T>
+  __device__ __forceinline__ static void fill_pack(Pack<kVec, T>& p, T v) {
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) p.v[j] = v;
+  }
+};
+
+template <typename A, typename Out>
+__global__ void ew_vector_kernel(int64_t n, uint32_t scalar_mask, A a, Out* __restrict__ out,
+                                 InputPtrs<A::M> in) {
+  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x * kVec;
+  for (int64_t base = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kVec;
+       base < n; base += stride) {
+    if (base + kVec <= n) {
+      a.vec(out, in, base, scalar_mask, std::make_index_sequence<A::M>{});
+    } else {
+      for (int64_t i = base; i < n; ++i) out[i] = a.at(in, i, scalar_mask);
+    }
+  }
+}
+
+template <typename A, typename Out>
+__global__ void ew_contiguous_kernel(int64_t n, uint32_t scalar_mask, A a, Out* __restrict__ out,
+                                     InputPtrs<A::M> in) {
+  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    out[i] = a.at(in, i, scalar_mask);
+}
+
+template <typename A, typename Out>
+__global__ void ew_strided_kernel(int64_t n, StridedIndexer<1 + A::M> ix, A a, char* out,
+                                  InputPtrs<A::M> in) {
+  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    int64_t off[1 + A::M];
+    ix.offsets(i, off);
+    *reinterpret_cast<Out*>(out + off[0]) = a.at_offsets(in, off, std::make_index_sequence<A::M>{});
+  }
+}
+
+// out = f(ins...) elementwise; each input broadcasts to out's shape. Element types are the
+// operands' device types (see types.cuh); the caller has checked dtypes. f is a functor
+// struct with a __device__ call operator.
+template <typename Out, typename... In, typename F>
+void elementwise(const Tensor& out, const std::array<const Tensor*, sizeof...(In)>& ins, F f) {
+  constexpr int M = sizeof...(In);
+  using A = Apply<F, Out, In...>;
+  int64_t n = out.numel();
+  if (n == 0) return;
+  cudaStream_t stream = current_stream(out.device().index);
+  InputPtrs<M> ptrs{};
+  for (int k = 0; k < M; ++k) ptrs.p[k] = static_cast<const char*>(ins[k]->raw_data());
+  // Fast path: output contiguous, each input contiguous with the output's shape or a single
+  // element.
+  bool fast = out.is_contiguous();
+  uint32_t scalar_mask = 0;
+  bool aligned = reinterpret_cast<uintptr_t>(out.raw_data()) % (sizeof(Out) * kVec) == 0;
+  for (int k = 0; k < M && fast; ++k) {
+    const Tensor& t = *ins[k];
+    if (t.numel() == 1) {
+      scalar_mask |= 1u << k;
+    } else if (t.sizes() == out.sizes() && t.is_contiguous()) {
+      aligned = aligned && reinterpret_cast<uintptr_t>(t.raw_data()) % (t.element_size() * kVec) == 0;
+    } else {
+      fast = false;
+    }
+  }
+  Out* o = static_cast<Out*>(out.raw_data());
+  if (fast && aligned) {
+    ew_vector_kernel<A, Out><<<blocks_for((n + kVec - 1) / kVec, kThreads), kThreads, 0, stream>>>(
+        n, scalar_mask, A{f}, o, ptrs);
+  } else if (fast) {
+    ew_contiguous_kernel<A, Out><<<blocks_for(n, kThreads), kThreads, 0, stream>>>(
+        n, scalar_mask, A{f}, o, ptrs);
+  } else {
+    std::array<const Tensor*, M + 1> all;
+    all[0] = &out;
+    for (int k = 0; k < M; ++k) all[k + 1] = ins[k];
+    auto ix = make_indexer<M + 1>(all, out.sizes());
+    ew_strided_kernel<A, Out><<<blocks_for(n, kThreads), kThreads, 0, stream>>>(
+        n, ix, A{f}, static_cast<char*>(out.raw_data()), ptrs);
+  }
+  DS_CUDA_LAUNCH_CHECK();
+}
+
+// Registers a CUDA kernel for an op.
+void register_cuda_kernel(const char* op, ops::KernelFn fn);
+
+}  // namespace deepseek::cuda

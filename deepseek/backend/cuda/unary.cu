@@ -1,0 +1,90 @@
+// Unary elementwise kernels on CUDA (functors in device/functors.cuh).
+#include "deepseek/backend/cuda/device/functors.cuh"
+#include "deepseek/backend/cuda/device/loops.cuh"
+
+namespace deepseek::cuda {
+namespace {
+
+// Float-only math (inputs were promoted to a floating dtype by the op definition).
+template <typename Op>
+ops::KernelFn floating(Op op) {
+  return [op](const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs&) {
+    visit_cuda_floating(in[0].dtype(), "unary", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      elementwise<T, T>(out[0], {&in[0]}, fn::Unary<T, Op>{op});
+    });
+  };
+}
+
+// Ops defined on every numeric dtype; bool passes through.
+template <typename Op>
+ops::KernelFn numeric(Op op) {
+  return [op](const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs&) {
+    visit_cuda_dtype(in[0].dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (std::is_same_v<T, bool>) elementwise<T, T>(out[0], {&in[0]}, fn::Identity<T>{});
+      else elementwise<T, T>(out[0], {&in[0]}, fn::Unary<T, Op>{op});
+    });
+  };
+}
+
+// Kernels whose functor depends on attributes.
+template <typename Make>
+ops::KernelFn floating_with(Make make) {
+  return [make](const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+    floating(make(a))(in, out, a);
+  };
+}
+template <typename Make>
+ops::KernelFn numeric_with(Make make) {
+  return [make](const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+    numeric(make(a))(in, out, a);
+  };
+}
+
+void register_unary_kernels() {
+  register_cuda_kernel("exp", floating(fn::Exp{}));
+  register_cuda_kernel("log", floating(fn::Log{}));
+  register_cuda_kernel("tanh", floating(fn::Tanh{}));
+  register_cuda_kernel("sigmoid", floating(fn::Sigmoid{}));
+  register_cuda_kernel("log1p", floating(fn::Log1p{}));
+  register_cuda_kernel("expm1", floating(fn::Expm1{}));
+  register_cuda_kernel("sqrt", floating(fn::Sqrt{}));
+  register_cuda_kernel("rsqrt", floating(fn::Rsqrt{}));
+  register_cuda_kernel("sin", floating(fn::Sin{}));
+  register_cuda_kernel("cos", floating(fn::Cos{}));
+  register_cuda_kernel("erf", floating(fn::Erf{}));
+  register_cuda_kernel("reciprocal", floating(fn::Reciprocal{}));
+  register_cuda_kernel("silu", floating(fn::Silu{}));
+  register_cuda_kernel("gelu", floating_with([](const ops::Attrs& a) {
+    return fn::Gelu{a.get<std::string>("approximate", "none") == "tanh"};
+  }));
+  register_cuda_kernel("softplus", floating_with([](const ops::Attrs& a) {
+    return fn::Softplus{a.get<double>("beta"), a.get<double>("threshold")};
+  }));
+  register_cuda_kernel("neg", numeric(fn::Neg{}));
+  register_cuda_kernel("abs", numeric(fn::Abs{}));
+  register_cuda_kernel("relu", numeric(fn::Relu{}));
+  register_cuda_kernel("sign", numeric(fn::Sign{}));
+  register_cuda_kernel("floor", numeric(fn::Floor{}));
+  register_cuda_kernel("ceil", numeric(fn::Ceil{}));
+  register_cuda_kernel("round", numeric(fn::Round{}));
+  register_cuda_kernel("clamp", numeric_with([](const ops::Attrs& a) {
+    bool lo = a.has("min"), hi = a.has("max");
+    return fn::Clamp{lo, hi, lo ? a.scalar("min").to_double() : 0.0, hi ? a.scalar("max").to_double() : 0.0};
+  }));
+  register_cuda_kernel("pow_scalar", numeric_with([](const ops::Attrs& a) {
+    return fn::PowScalar{a.scalar("exponent").to_double()};
+  }));
+  register_cuda_kernel("logical_not", [](auto& in, auto& out, auto&) {
+    visit_cuda_dtype(in[0].dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      elementwise<bool, T>(out[0], {&in[0]}, fn::LogicalNot<T>{});
+    });
+  });
+}
+
+}  // namespace
+}  // namespace deepseek::cuda
+
+DS_REGISTER(deepseek::cuda::register_unary_kernels);

@@ -1,0 +1,34 @@
+// What the rest of the library may ask of a GPU backend without including it. The CUDA
+// backend installs these hooks when its library loads; a CPU-only build keeps the defaults
+// (no devices), so code such as the model zoo or the benchmarks compiles either way.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace deepseek {
+
+struct AcceleratorHooks {
+  int (*device_count)() = nullptr;          // usable GPUs (0 without a driver or a device)
+  void (*set_device)(int index) = nullptr;  // makes `index` current for this thread
+  void (*synchronize)(int index) = nullptr; // waits for all work queued on the device
+};
+
+void install_accelerator_hooks(const AcceleratorHooks& hooks);
+
+int cuda_device_count();  // 0 in a CPU-only build or on a machine without a GPU
+bool cuda_is_available();
+// Selects the device for this thread (allocations and launches that follow use it).
+void cuda_set_device(int index);
+// Waits for the device's queued work; used where a host needs a finished result (timing).
+void cuda_synchronize(int index = 0);
+
+// f32 matrix products on the GPU, as torch.set_float32_matmul_precision: "highest" (true f32,
+// the default) or "high" (TF32 tensor cores). Convolutions use TF32 by default, as PyTorch's
+// cudnn.allow_tf32; set_conv_allow_tf32(false) turns that off.
+void set_float32_matmul_precision(const std::string& precision);
+const std::string& float32_matmul_precision();
+void set_conv_allow_tf32(bool allow);
+bool conv_allow_tf32();
+
+}  // namespace deepseek

@@ -1,0 +1,114 @@
+// cuBLASLt matrix products and cuDNN convolutions against the CPU (oneDNN / OpenBLAS), forward
+// and backward, plus autocast's casting policy.
+#include "deepseek/core/accelerator.h"
+#include "deepseek/ops/autocast.h"
+#include "tests/cuda/cuda_test_util.h"
+
+namespace deepseek::testing {
+namespace {
+
+Tensor rnd(const Shape& s, DType t = DType::f32) { return randn(s).to(t); }
+
+TEST(CudaMatmul, ShapesTransposesBatchesAndDtypes) {
+  DS_REQUIRE_CUDA();
+  for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16}) {
+    SCOPED_TRACE(dtype_name(t));
+    Tol tl = tol_for(t);
+    double rt = std::max(tl.rtol, 1e-4) * 4, at = std::max(tl.atol, 1e-4) * 8;
+    auto run = [&](auto f, std::vector<Tensor> xs) { expect_cuda_matches_cpu(f, xs, rt, at); };
+    run([](auto& in) { return std::vector<Tensor>{mm(in[0], in[1])}; }, {rnd({33, 65}, t), rnd({65, 17}, t)});
+    run([](auto& in) { return std::vector<Tensor>{mm(in[0].t(), in[1])}; }, {rnd({65, 33}, t), rnd({65, 17}, t)});
+    run([](auto& in) { return std::vector<Tensor>{mm(in[0], in[1].t())}; }, {rnd({33, 65}, t), rnd({17, 65}, t)});
+    run([](auto& in) { return std::vector<Tensor>{bmm(in[0], in[1])}; }, {rnd({4, 9, 31}, t), rnd({4, 31, 12}, t)});
+    run([](auto& in) { return std::vector<Tensor>{matmul(in[0], in[1])}; }, {rnd({2, 3, 9, 31}, t), rnd({31, 12}, t)});
+    run([](auto& in) { return std::vector<Tensor>{matmul(in[0], in[1])}; }, {rnd({9, 31}, t), rnd({2, 31, 12}, t)});
+    run([](auto& in) { return std::vector<Tensor>{matmul(in[0], in[1])}; }, {rnd({2, 1, 9, 31}, t), rnd({3, 31, 5}, t)});
+    run([](auto& in) { return std::vector<Tensor>{matmul(in[0], in[1])}; }, {rnd({31}, t), rnd({31, 5}, t)});
+    run([](auto& in) { return std::vector<Tensor>{linear(in[0], in[1], in[2])}; },
+        {rnd({2, 7, 40}, t), rnd({24, 40}, t), rnd({24}, t)});
+    run([](auto& in) { return std::vector<Tensor>{linear(in[0], in[1])}; }, {rnd({40}, t), rnd({24, 40}, t)});
+    run([](auto& in) { return std::vector<Tensor>{addmm(in[0], in[1], in[2], 0.5, 2.0)}; },
+        {rnd({1, 6}, t), rnd({5, 8}, t), rnd({8, 6}, t)});
+    run([](auto& in) { return std::vector<Tensor>{mm(in[0], in[1])}; }, {rnd({0, 5}, t), rnd({5, 3}, t)});
+    run([](auto& in) { return std::vector<Tensor>{mm(in[0], in[1])}; }, {rnd({4, 0}, t), rnd({0, 3}, t)});
+  }
+}
+
+TEST(CudaMatmul, Tf32IsOptIn) {
+  DS_REQUIRE_CUDA();
+  Tensor a = rnd({256, 256}), b = rnd({256, 256});
+  Tensor ref = mm(a.to(DType::f64), b.to(DType::f64));
+  EXPECT_TRUE(close(mm(a.to(kCuda), b.to(kCuda)).to(kCPU), ref.to(DType::f32), 1e-4, 1e-4));
+  set_float32_matmul_precision("high");
+  Tensor tf = mm(a.to(kCuda), b.to(kCuda)).to(kCPU);
+  set_float32_matmul_precision("highest");
+  EXPECT_TRUE(close(tf, ref.to(DType::f32), 2e-2, 5e-2));
+}
+
+TEST(CudaMatmul, Gradients) {
+  DS_REQUIRE_CUDA();
+  expect_cuda_grads_match_cpu([](auto& in) { return linear(in[0], in[1], in[2]); },
+                              {rnd({3, 5, 16}), rnd({8, 16}), rnd({8})}, 1e-4, 1e-4);
+  expect_cuda_grads_match_cpu([](auto& in) { return matmul(in[0], in[1]); }, {rnd({2, 6, 16}), rnd({16, 7})}, 1e-4, 1e-4);
+}
+
+TEST(CudaConv, ForwardBackwardConfigs) {
+  DS_REQUIRE_CUDA();
+  struct Cfg {
+    Shape x, w;
+    std::vector<int64_t> stride, padding, dilation;
+    int64_t groups;
+    bool bias;
+  };
+  std::vector<Cfg> cfgs = {
+      {{2, 3, 17, 15}, {8, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1, true},
+      {{2, 4, 16, 16}, {6, 2, 3, 3}, {2, 2}, {0, 1}, {1, 1}, 2, false},
+      {{1, 8, 12, 12}, {8, 1, 5, 5}, {1, 1}, {2, 2}, {1, 1}, 8, true},  // depthwise
+      {{2, 3, 20, 20}, {4, 3, 3, 3}, {1, 2}, {2, 1}, {2, 2}, 1, true},  // dilation
+      {{4, 16, 7, 7}, {32, 16, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, false},
+  };
+  for (auto& c : cfgs) {
+    expect_cuda_grads_match_cpu(
+        [&](auto& in) {
+          return conv2d(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.padding, c.dilation, c.groups);
+        },
+        {rnd(c.x), rnd(c.w), rnd({c.w[0]})}, 1e-4, 1e-4);
+  }
+  // 'same' padding with an even kernel pads asymmetrically
+  expect_cuda_grads_match_cpu([](auto& in) { return conv2d(in[0], in[1], in[2], {1, 1}, std::string("same")); },
+                              {rnd({2, 3, 9, 9}), rnd({5, 3, 4, 4}), rnd({5})}, 1e-4, 1e-4);
+  expect_cuda_grads_match_cpu([](auto& in) { return conv1d(in[0], in[1], in[2], 2, 1); },
+                              {rnd({2, 4, 30}), rnd({6, 4, 5}), rnd({6})}, 1e-4, 1e-4);
+  expect_cuda_grads_match_cpu(
+      [](auto& in) { return conv_transpose2d(in[0], in[1], in[2], {2, 2}, {1, 1}, {1, 1}); },
+      {rnd({2, 4, 7, 7}), rnd({4, 3, 3, 3}), rnd({3})}, 1e-4, 1e-4);
+  // half precision forward
+  for (DType t : {DType::f16, DType::bf16}) {
+    expect_cuda_matches_cpu([](auto& in) { return std::vector<Tensor>{conv2d(in[0], in[1], in[2], {1, 1}, {1, 1})}; },
+                            {rnd({2, 8, 10, 10}, t), rnd({16, 8, 3, 3}, t), rnd({16}, t)}, 3e-2, 3e-2);
+  }
+}
+
+TEST(CudaAutocast, LowerPrecisionForProductsF32ForReductions) {
+  DS_REQUIRE_CUDA();
+  Tensor a = rnd({16, 32}).to(kCuda).requires_grad_(), w = rnd({8, 32}).to(kCuda).requires_grad_();
+  Tensor y, s;
+  {
+    AutocastGuard ac(DeviceType::cuda, DType::bf16);
+    y = linear(a, w);
+    s = softmax(y, -1);
+  }
+  EXPECT_EQ(y.dtype(), DType::bf16);
+  EXPECT_EQ(s.dtype(), DType::f32);
+  Tensor ref = softmax(linear(a.detach().to(kCPU), w.detach().to(kCPU)), -1);
+  EXPECT_TRUE(close(s.to(kCPU), ref, 3e-2, 3e-2));
+  sum(s).backward();
+  EXPECT_EQ(a.grad().dtype(), DType::f32);  // gradients reach the f32 leaves
+  EXPECT_EQ(w.grad().dtype(), DType::f32);
+  // CPU tensors are untouched by a CUDA autocast region
+  AutocastGuard ac(DeviceType::cuda, DType::f16);
+  EXPECT_EQ(linear(rnd({4, 8}), rnd({3, 8})).dtype(), DType::f32);
+}
+
+}  // namespace
+}  // namespace deepseek::testing
