@@ -79,7 +79,7 @@ struct NormR {
   }
   __device__ Acc step(Acc a, T xs, int64_t) const {
     Acc x = cvt<Acc>(xs);
-    Acc ax = x < Acc(0) ? -x : x;
+    Acc ax = fabs(x);  // not x < 0 ? -x : x, which keeps -0 (pow(-0, -1) is -inf)
     switch (mode) {
       case 0: return a + (x != Acc(0) ? Acc(1) : Acc(0));
       case 1: return a + ax;
