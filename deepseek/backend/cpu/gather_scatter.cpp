@@ -40,14 +40,21 @@ void walk(const Tensor& index, const Tensor& a, const Tensor& b, int64_t dim, F 
   }
 }
 
-int64_t read_index(const Tensor& index, int64_t off) {
-  return index.dtype() == DType::i64 ? index.data<int64_t>()[off]
-                                     : static_cast<int64_t>(index.data<int32_t>()[off]);
-}
+// Reads index values (i64 or i32) through a pointer fetched once.
+struct IndexReader {
+  const int64_t* p64 = nullptr;
+  const int32_t* p32 = nullptr;
+  explicit IndexReader(const Tensor& index) {
+    if (index.dtype() == DType::i64) p64 = index.data<int64_t>();
+    else p32 = index.data<int32_t>();
+  }
+  int64_t operator()(int64_t off) const { return p64 ? p64[off] : static_cast<int64_t>(p32[off]); }
+};
 
 void check_range(const Tensor& index, int64_t size, const char* op) {
+  IndexReader read_index(index);
   walk(index, index, index, -1, [&](int64_t off, int64_t, int64_t) {
-    int64_t v = read_index(index, off);
+    int64_t v = read_index(off);
     DS_CHECK(v >= -size && v < size, "[", op, "] index ", v, " is out of bounds for size ", size);
   });
 }
@@ -65,8 +72,9 @@ void gather_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, cons
     using T = typename decltype(tag)::type;
     const T* src = x.data<T>();
     T* dst = out[0].data<T>();
+    IndexReader read_index(index);
     walk(index, x, out[0], dim, [&](int64_t ioff, int64_t xo, int64_t oo) {
-      int64_t v = read_index(index, ioff);
+      int64_t v = read_index(ioff);
       if (v < 0) v += size;
       dst[oo] = src[xo + v * xs];
     });
@@ -91,8 +99,9 @@ void scatter_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, con
     using T = typename decltype(tag)::type;
     T* dst = y.data<T>();
     const T* s = src.data<T>();
+    IndexReader read_index(index);
     walk(index, y, src, dim, [&](int64_t ioff, int64_t yo, int64_t so) {
-      int64_t v = read_index(index, ioff);
+      int64_t v = read_index(ioff);
       if (v < 0) v += size;
       T& d = dst[yo + v * ys];
       if constexpr (Add) d = static_cast<T>(static_cast<opmath_t<T>>(d) + static_cast<opmath_t<T>>(s[so]));

@@ -114,6 +114,41 @@ template <typename T, typename V> double sum_blocks(const T* p, int64_t n, int64
   return total;
 }
 
+// The same cascade fed by contiguous pieces in reduction order (a sum over N, H, W of NCHW
+// arrives as runs of H*W): element k goes to lane k mod kSumLanes of block k / kSumBlock, so
+// the additions are exactly those of sum_block over the whole range.
+template <typename T, typename V> struct LaneCascade {
+  V acc[kSumLanes] = {};
+  int64_t k = 0;  // position inside the current block
+  double total = 0;
+  void push(const T* p, int64_t m) {
+    while (m > 0) {
+      const int64_t take = std::min(m, kSumBlock - k);
+      int64_t i = 0;
+      int l = static_cast<int>(k % kSumLanes);
+      for (; i < take && l != 0; ++i, l = (l + 1) % kSumLanes) acc[l] += static_cast<V>(p[i]);
+      for (; i + kSumLanes <= take; i += kSumLanes)
+        for (int j = 0; j < kSumLanes; ++j) acc[j] += static_cast<V>(p[i + j]);
+      for (int j = 0; i < take; ++i, ++j) acc[j] += static_cast<V>(p[i]);
+      k += take;
+      p += take;
+      m -= take;
+      if (k == kSumBlock) flush();
+    }
+  }
+  void flush() {
+    for (int w = kSumLanes / 2; w >= 1; w /= 2)
+      for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+    total += static_cast<double>(acc[0]);
+    for (int j = 0; j < kSumLanes; ++j) acc[j] = 0;
+    k = 0;
+  }
+  double finish() {
+    if (k > 0) flush();
+    return total;
+  }
+};
+
 // The same cascade over any walk: get(k) is the k-th value in reduction order.
 template <typename V, typename Get> double sum_cascade(int64_t n, Get get) {
   double total = 0;
@@ -289,8 +324,8 @@ void reduce(const Tensor& in, Tensor& out, const std::vector<bool>& mask, Finish
     return;
   }
   // Reduced elements in contiguous runs (innermost reduced dim of stride 1, several reduced
-  // dims, e.g. a sum over (N, H, W) of NCHW): walk the runs in order. Sums feed them through a
-  // block buffer, so the cascade (and the bits) are those of a contiguous sum.
+  // dims, e.g. a sum over (N, H, W) of NCHW): walk the runs in order. Sums feed them to a
+  // LaneCascade, so the additions (and the bits) are those of a contiguous sum.
   if (rc.strides.back() == 1) {
     const int64_t run = rc.sizes.back();
     Dims router{std::vector<int64_t>(rc.sizes.begin(), rc.sizes.end() - 1),
@@ -299,36 +334,12 @@ void reduce(const Tensor& in, Tensor& out, const std::vector<bool>& mask, Finish
     std::vector<int64_t> roff(n_runs);
     for (int64_t q = 0; q < n_runs; ++q) roff[q] = offset_of(q, router);
     parallel_for(0, n_out, std::max<int64_t>(1, kGrain / n_red), [&](int64_t b, int64_t e) {
-      std::unique_ptr<V[]> buf;
-      if constexpr (R::simd_sum && std::is_floating_point_v<Acc>) buf.reset(new V[kSumBlock]);
       for (int64_t o = b; o < e; ++o) {
         const T* base = src + offset_of(o, kc);
         if constexpr (R::simd_sum && std::is_floating_point_v<Acc>) {
-          double total = 0;
-          int64_t fill = 0;
-          for (int64_t q = 0; q < n_runs; ++q) {
-            const T* p = base + roff[q];
-            int64_t m = run;
-            while (m > 0) {
-              if (fill == 0 && m >= kSumBlock) {  // a whole block in place
-                total += static_cast<double>(sum_block<T, V>(p, kSumBlock));
-                p += kSumBlock;
-                m -= kSumBlock;
-                continue;
-              }
-              int64_t take = std::min(m, kSumBlock - fill);
-              for (int64_t j = 0; j < take; ++j) buf[fill + j] = static_cast<V>(p[j]);
-              fill += take;
-              p += take;
-              m -= take;
-              if (fill == kSumBlock) {
-                total += static_cast<double>(sum_block<V, V>(buf.get(), kSumBlock));
-                fill = 0;
-              }
-            }
-          }
-          if (fill > 0) total += static_cast<double>(sum_block<V, V>(buf.get(), fill));
-          dst[o] = finish(static_cast<Acc>(total), n_red);
+          LaneCascade<T, V> c;
+          for (int64_t q = 0; q < n_runs; ++q) c.push(base + roff[q], run);
+          dst[o] = finish(static_cast<Acc>(c.finish()), n_red);
         } else {
           Acc a = R::init();
           for (int64_t q = 0; q < n_runs; ++q) {
