@@ -35,24 +35,6 @@ using deepseek::bench::median_ms;
 namespace deepseek::bench {
 
 namespace {
-double process_cpu_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
-}
-// Median process CPU time of fn (all threads): on a loaded shared machine wall time mostly
-// measures the scheduler; CPU time is what the op itself costs.
-double median_cpu_ms(const std::function<void()>& fn, int reps) {
-  fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const double c0 = process_cpu_ms();
-    fn();
-    t.push_back(process_cpu_ms() - c0);
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 std::string fmt_ms(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.3g", v);

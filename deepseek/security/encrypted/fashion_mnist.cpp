@@ -1,48 +1,32 @@
 #include "deepseek/security/encrypted/fashion_mnist.h"
 
-#include <zlib.h>
-
-#include <filesystem>
+#include <cmath>
 
 #include "deepseek/core/error.h"
+#include "deepseek/data/datasets/fashion_mnist.h"
 
 namespace deepseek::security {
 
-namespace {
-std::vector<std::uint8_t> read_gz(const std::string& path) {
-  DS_CHECK(std::filesystem::exists(path), "[fashion_mnist] missing ", path,
-           " (install the Debian package dataset-fashion-mnist)");
-  gzFile f = gzopen(path.c_str(), "rb");
-  DS_CHECK(f != nullptr, "[fashion_mnist] cannot open ", path);
-  std::vector<std::uint8_t> out;
-  std::uint8_t buf[1 << 16];
-  int k;
-  while ((k = gzread(f, buf, sizeof buf)) > 0) out.insert(out.end(), buf, buf + k);
-  gzclose(f);
-  DS_CHECK(k == 0, "[fashion_mnist] corrupt gzip stream in ", path);
-  return out;
-}
-std::uint32_t be32(const std::vector<std::uint8_t>& b, std::size_t o) {
-  DS_CHECK(o + 4 <= b.size(), "[fashion_mnist] truncated IDX header");
-  return (std::uint32_t(b[o]) << 24) | (std::uint32_t(b[o + 1]) << 16) | (std::uint32_t(b[o + 2]) << 8) | b[o + 3];
-}
-}  // namespace
-
-FashionMnist load_fashion_mnist(const std::string& split, std::size_t limit, const std::string& dir) {
-  DS_CHECK(split == "train" || split == "t10k", "[fashion_mnist] split must be 'train' or 't10k', got '", split, "'");
-  auto img = read_gz(dir + "/" + split + "-images-idx3-ubyte.gz");
-  auto lab = read_gz(dir + "/" + split + "-labels-idx1-ubyte.gz");
-  DS_CHECK(be32(img, 0) == 0x803 && be32(lab, 0) == 0x801, "[fashion_mnist] bad IDX magic");
-  std::size_t n = be32(img, 4), rows = be32(img, 8), cols = be32(img, 12);
-  DS_CHECK(rows == 28 && cols == 28 && be32(lab, 4) == n, "[fashion_mnist] unexpected IDX dimensions");
-  DS_CHECK(img.size() >= 16 + n * 784 && lab.size() >= 8 + n, "[fashion_mnist] truncated IDX data");
+FashionMnist load_fashion_mnist(const std::string& split, std::size_t limit,
+                                const std::string& dir) {
+  DS_CHECK(split == "train" || split == "t10k",
+           "[fashion_mnist] split must be 'train' or 't10k', got '", split, "'");
+  // The framework's reader (deepseek/data) does the file checks and names the Debian package.
+  const data::FashionMNIST ds(
+      split == "train" ? data::FashionMNIST::Split::train : data::FashionMNIST::Split::test, dir);
+  const Tensor images = ds.images().contiguous(), labels = ds.labels().contiguous();
+  std::size_t n = std::size_t(images.size(0));
   if (limit && limit < n) n = limit;
+  const float* px = images.data<float>();
+  const std::int64_t* lab = labels.data<std::int64_t>();
   FashionMnist d;
-  d.images.resize(n, std::vector<double>(784));
+  d.images.assign(n, std::vector<double>(784));
   d.labels.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t p = 0; p < 784; ++p) d.images[i][p] = img[16 + i * 784 + p] / 255.0;
-    d.labels[i] = lab[8 + i];
+    // Pixels as bytes / 255 in double, exactly as from the IDX file.
+    for (std::size_t p = 0; p < 784; ++p)
+      d.images[i][p] = std::nearbyint(double(px[i * 784 + p]) * 255.0) / 255.0;
+    d.labels[i] = int(lab[i]);
   }
   return d;
 }

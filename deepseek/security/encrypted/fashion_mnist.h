@@ -1,6 +1,6 @@
-// Minimal Fashion-MNIST reader (gzip'd IDX files of the Debian package dataset-fashion-mnist,
-// /usr/share/datasets/fashion-mnist). Lives here only because the framework's data loader
-// does not exist yet; it should move to deepseek/data/datasets/fashion_mnist.
+// Fashion-MNIST as the encrypted models use it: images as 784 doubles in [0, 1] and int labels,
+// read by the framework's reader (deepseek/data/datasets/fashion_mnist: the gzip'd IDX files of
+// the Debian package dataset-fashion-mnist, /usr/share/datasets/fashion-mnist).
 #pragma once
 
 #include <cstdint>

@@ -35,15 +35,18 @@ double transform_plain_scale(const ckks::CkksContext& ctx, int level, double sca
 
 // The BSGS diagonals of Σ_t u_t ⊙ rot(x, k_t·unit), k = g·b1 + j, each pre-rotated by
 // -g·b1·unit and encoded at (level, ps); indexed like ks.
-std::vector<ckks::Plaintext> encode_bsgs_diags(const ckks::Evaluator& ev, int level, double ps, const std::vector<int>& ks,
-                                               const std::vector<std::vector<double>>& diags, int unit, int b1) {
+std::vector<ckks::Plaintext> encode_bsgs_diags(const ckks::Evaluator& ev, int level, double ps,
+                                               const std::vector<int>& ks,
+                                               const std::vector<std::vector<double>>& diags,
+                                               int unit, int b1) {
   const std::size_t slots = ev.context()->slots();
   std::vector<ckks::Plaintext> out(ks.size());
   std::vector<double> rot(slots);
   for (std::size_t t = 0; t < ks.size(); ++t) {
     const int g = floor_div(ks[t], b1);
     const long long sh = (long long)g * b1 * unit;
-    const std::size_t shm = std::size_t(((sh % (long long)slots) + (long long)slots) % (long long)slots);
+    const std::size_t shm =
+        std::size_t(((sh % (long long)slots) + (long long)slots) % (long long)slots);
     for (std::size_t i = 0; i < slots; ++i) rot[(i + shm) % slots] = diags[t][i];
     out[t] = ev.encoder().encode(rot, ps, level);
   }
@@ -53,8 +56,9 @@ std::vector<ckks::Plaintext> encode_bsgs_diags(const ckks::Evaluator& ev, int le
 // Σ_t u_t ⊙ rot(x, k_t·unit) with baby-step/giant-step: k = g·b1 + j (j in [0, b1)), the b1
 // baby rotations hoisted, one rotation per giant step, diagonals pre-rotated by -g·b1·unit
 // (encoded once by encode_bsgs_diags and cached by the caller).
-Ciphertext linear_transform(const ckks::Evaluator& ev, const Ciphertext& x, const std::vector<int>& ks,
-                            const std::vector<ckks::Plaintext>& pts, int unit, int b1) {
+Ciphertext linear_transform(const ckks::Evaluator& ev, const Ciphertext& x,
+                            const std::vector<int>& ks, const std::vector<ckks::Plaintext>& pts,
+                            int unit, int b1) {
   std::map<int, std::vector<std::pair<int, std::size_t>>> groups;  // g -> (j, diag index)
   for (std::size_t t = 0; t < ks.size(); ++t) {
     const int g = floor_div(ks[t], b1), j = ks[t] - g * b1;
@@ -72,12 +76,16 @@ Ciphertext linear_transform(const ckks::Evaluator& ev, const Ciphertext& x, cons
     const long long sh = (long long)g * b1 * unit;
     for (auto [j, t] : items) {
       Ciphertext p = ev.multiply_plain(rx[std::size_t(j)], pts[t]);
-      if (hi) ev.add_inplace(inner, p);
-      else inner = std::move(p), hi = true;
+      if (hi)
+        ev.add_inplace(inner, p);
+      else
+        inner = std::move(p), hi = true;
     }
     if (sh) inner = ev.rotate(inner, int(sh));
-    if (have) ev.add_inplace(acc, inner);
-    else acc = std::move(inner), have = true;
+    if (have)
+      ev.add_inplace(acc, inner);
+    else
+      acc = std::move(inner), have = true;
   }
   ev.rescale_inplace(acc);
   acc.scale = ctx.level_scale(acc.level);
@@ -105,7 +113,8 @@ std::mutex g_matmul_mu;
 std::map<MatmulKey, std::pair<std::uint64_t, std::shared_ptr<const MatmulPlains>>> g_matmul_cache;
 std::uint64_t g_matmul_tick = 0;
 
-std::shared_ptr<const MatmulPlains> build_matmul_plains(const ckks::Evaluator& ev, std::size_t d, const Ciphertext& ca,
+std::shared_ptr<const MatmulPlains> build_matmul_plains(const ckks::Evaluator& ev, std::size_t d,
+                                                        const Ciphertext& ca,
                                                         const Ciphertext& cb) {
   const std::size_t slots = ev.context()->slots(), n = d * d;
   const auto& ctx = *ev.context();
@@ -138,21 +147,24 @@ std::shared_ptr<const MatmulPlains> build_matmul_plains(const ckks::Evaluator& e
     t_diag.push_back(expand(v));
   }
   auto P = std::make_shared<MatmulPlains>();
-  P->s_pts = encode_bsgs_diags(ev, ca.level, transform_plain_scale(ctx, ca.level, ca.scale), s_shift, s_diag, 1,
-                               sqrt_pow2(2 * d));
-  P->t_pts = encode_bsgs_diags(ev, cb.level, transform_plain_scale(ctx, cb.level, cb.scale), t_shift, t_diag, dd,
-                               sqrt_pow2(d));
+  P->s_pts = encode_bsgs_diags(ev, ca.level, transform_plain_scale(ctx, ca.level, ca.scale),
+                               s_shift, s_diag, 1, sqrt_pow2(2 * d));
+  P->t_pts = encode_bsgs_diags(ev, cb.level, transform_plain_scale(ctx, cb.level, cb.scale),
+                               t_shift, t_diag, dd, sqrt_pow2(d));
   P->s_shift = std::move(s_shift);
   P->t_shift = std::move(t_shift);
-  // φ masks, at A0's level (one below a's) and for A0's scale.
+  // φ masks, at A0's level (one below a's) and for A0's scale, pre-rotated by -k: φ^k(A0) =
+  // rot(A0, k)⊙v_k + rot(A0, k-d)⊙v'_k = rot(A0⊙rot(v_k, -k) + rot(A0, -d)⊙rot(v'_k, -k), k).
   const int la = ca.level - 1;
   const double ps = transform_plain_scale(ctx, la, ctx.level_scale(la));
   for (int k = 1; k < dd; ++k) {
     std::vector<double> m1(n, 0.0), m2(n, 0.0);
     for (int l = 0; l < int(n); ++l) {
-      int j = l % dd;
-      if (j < dd - k) m1[std::size_t(l)] = 1;
-      else m2[std::size_t(l)] = 1;
+      const int src = (l - k + int(n)) % int(n);  // rot(v, -k)[l] = v[l - k]
+      if (src % dd < dd - k)
+        m1[std::size_t(l)] = 1;
+      else
+        m2[std::size_t(l)] = 1;
     }
     P->m1.push_back(ev.encoder().encode(expand(m1), ps, la));
     P->m2.push_back(ev.encoder().encode(expand(m2), ps, la));
@@ -167,9 +179,9 @@ std::vector<int> encrypted_matmul_rotations(std::size_t d) {
   const int dd = int(d);
   bsgs_steps(-dd + 1, dd - 1, 1, sqrt_pow2(2 * d), r);  // σ
   bsgs_steps(0, dd - 1, dd, sqrt_pow2(d), r);           // τ
+  r.push_back(-dd);                                     // φ: rot(A0, -d), once
   for (int k = 1; k < dd; ++k) {
     r.push_back(k);       // φ
-    r.push_back(k - dd);  // φ, wrapped part
     r.push_back(dd * k);  // ψ
   }
   std::sort(r.begin(), r.end());
@@ -177,12 +189,16 @@ std::vector<int> encrypted_matmul_rotations(std::size_t d) {
   return r;
 }
 
-EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTensor& a, const EncryptedTensor& b) {
-  DS_CHECK(a.shape.size() == 2 && b.shape.size() == 2 && a.shape[0] == a.shape[1] && b.shape == a.shape,
-           "[encrypted] matmul: operands must be square matrices of one size");
-  DS_CHECK(a.cts.size() == 1 && b.cts.size() == 1, "[encrypted] matmul: each matrix must fit one ciphertext");
+EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTensor& a,
+                                 const EncryptedTensor& b) {
+  DS_CHECK(
+      a.shape.size() == 2 && b.shape.size() == 2 && a.shape[0] == a.shape[1] && b.shape == a.shape,
+      "[encrypted] matmul: operands must be square matrices of one size");
+  DS_CHECK(a.cts.size() == 1 && b.cts.size() == 1,
+           "[encrypted] matmul: each matrix must fit one ciphertext");
   const std::size_t d = a.shape[0], slots = ev.context()->slots(), n = d * d;
-  DS_CHECK(n <= slots && slots % n == 0, "[encrypted] matmul: ", d, "x", d, " needs d^2 dividing the ", slots, " slots");
+  DS_CHECK(n <= slots && slots % n == 0, "[encrypted] matmul: ", d, "x", d,
+           " needs d^2 dividing the ", slots, " slots");
   ev.require_levels(a.cts[0], 3, "encrypted matrix multiply (Jiang et al.)");
   ev.require_levels(b.cts[0], 3, "encrypted matrix multiply (Jiang et al.)");
   const int dd = int(d);
@@ -208,35 +224,37 @@ EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTenso
       g_matmul_cache.erase(oldest);
     }
   }
-  Ciphertext A0 = linear_transform(ev, a.cts[0], plains->s_shift, plains->s_pts, 1, sqrt_pow2(2 * d));
+  Ciphertext A0 =
+      linear_transform(ev, a.cts[0], plains->s_shift, plains->s_pts, 1, sqrt_pow2(2 * d));
   Ciphertext B0 = linear_transform(ev, b.cts[0], plains->t_shift, plains->t_pts, dd, sqrt_pow2(d));
-  // Column shifts of A0 (φ^k): masks v_k (columns j < d-k) and v'_k (columns j >= d-k).
-  std::vector<int> a_rot, b_rot;
-  for (int k = 1; k < dd; ++k) {
-    a_rot.push_back(k);
-    a_rot.push_back(k - dd);
-    b_rot.push_back(dd * k);
-  }
-  std::vector<Ciphertext> ra = ev.rotate_hoisted(A0, a_rot), rb = ev.rotate_hoisted(B0, b_rot);
   DS_CHECK(A0.level == a.cts[0].level - 1 && A0.scale == ctx.level_scale(A0.level),
            "[encrypted] matmul: unexpected level after the σ transform");
   // k = 0 term at one level above the others; the final add aligns it.
   Ciphertext acc = ev.multiply(A0, B0);
   ev.relinearize_inplace(acc);
   ev.rescale_inplace(acc);
-  Ciphertext acc3;  // 3-part accumulator of the k >= 1 terms (one relinearization at the end)
-  bool have3 = false;
+  // Key switching costs grow with the number of primes, so every rotation below runs one
+  // level lower than A0/B0: ψ^k(B0) = rot(B0, d·k) on B0 switched down to the level of the
+  // products (63 hoisted rotations), and φ^k(A0) as one rotation of the already masked and
+  // rescaled A0⊙rot(v_k,-k) + rot(A0,-d)⊙rot(v'_k,-k) (d-1 rotations instead of 2(d-1)).
+  const int lp = A0.level - 1;
+  std::vector<int> b_rot;
+  for (int k = 1; k < dd; ++k) b_rot.push_back(dd * k);
+  std::vector<Ciphertext> rb = ev.rotate_hoisted(ev.mod_switch_to(B0, lp), b_rot);
+  const Ciphertext A0w = ev.rotate(A0, -dd);
+  Ciphertext acc3;  // 3-part sum of the k >= 1 terms: one relinearization at the end
   for (int k = 1; k < dd; ++k) {
-    Ciphertext phi = ev.add(ev.multiply_plain(ra[std::size_t(2 * (k - 1))], plains->m1[std::size_t(k - 1)]),
-                            ev.multiply_plain(ra[std::size_t(2 * (k - 1) + 1)], plains->m2[std::size_t(k - 1)]));
+    Ciphertext phi = ev.multiply_plain(A0, plains->m1[std::size_t(k - 1)]);
+    ev.add_inplace(phi, ev.multiply_plain(A0w, plains->m2[std::size_t(k - 1)]));
     ev.rescale_inplace(phi);
     phi.scale = ctx.level_scale(phi.level);
-    Ciphertext bk = ev.mod_switch_to(rb[std::size_t(k - 1)], phi.level);
-    Ciphertext prod = ev.multiply(phi, bk);
-    if (have3) ev.add_inplace(acc3, prod);
-    else acc3 = std::move(prod), have3 = true;
+    Ciphertext prod = ev.multiply(ev.rotate(phi, k), rb[std::size_t(k - 1)]);
+    if (k > 1)
+      ev.add_inplace(acc3, prod);
+    else
+      acc3 = std::move(prod);
   }
-  if (have3) {
+  if (dd > 1) {
     ev.relinearize_inplace(acc3);
     ev.rescale_inplace(acc3);
     acc3.scale = ctx.level_scale(acc3.level);

@@ -95,6 +95,17 @@ TEST(Encrypted, PlainMatrixTimesEncryptedVector) {
   }
 }
 
+// c (decrypted slots) holds the d x d product a·b within 1e-4.
+void expect_product(const std::vector<double>& a, const std::vector<double>& b, const std::vector<double>& c,
+                    std::size_t d) {
+  for (std::size_t i = 0; i < d; ++i)
+    for (std::size_t j = 0; j < d; ++j) {
+      double want = 0;
+      for (std::size_t k = 0; k < d; ++k) want += a[i * d + k] * b[k * d + j];
+      ASSERT_NEAR(c[i * d + j], want, 1e-4) << i << "," << j;
+    }
+}
+
 TEST(Encrypted, EncryptedMatmulJiang) {
   HomoEncryptor enc(kKey, ckks::CkksParameters::preset(16384));
   const std::size_t d = 8;
@@ -103,13 +114,33 @@ TEST(Encrypted, EncryptedMatmulJiang) {
   auto ea = enc.encrypt_square_matrix(a, d), eb = enc.encrypt_square_matrix(b, d);
   auto ec = encrypted_matmul(enc.evaluator(), ea, eb);
   EXPECT_EQ(ec.level(), ea.level() - 3);
-  auto c = enc.decrypt_slots(ec.cts[0]);
-  for (std::size_t i = 0; i < d; ++i)
-    for (std::size_t j = 0; j < d; ++j) {
-      double want = 0;
-      for (std::size_t k = 0; k < d; ++k) want += a[i * d + k] * b[k * d + j];
-      ASSERT_NEAR(c[i * d + j], want, 1e-4) << i << "," << j;
-    }
+  expect_product(a, b, enc.decrypt_slots(ec.cts[0]), d);
+}
+
+// The smallest parameter set the product fits: exactly 3 levels (N=2^13, log QP 218), so every
+// rotation and product runs at the lowest level it can, and the result lands on level 0.
+TEST(Encrypted, EncryptedMatmulOnExactlyThreeLevels) {
+  ckks::CkksParameters p;
+  p.poly_degree = 8192;
+  p.data_bits = {52, 38, 38, 38};
+  p.special_bits = {52};
+  p.scale = std::ldexp(1.0, 38);
+  HomoEncryptor enc(kKey, p);
+  const std::size_t d = 16;
+  enc.add_rotations(encrypted_matmul_rotations(d));
+  auto a = rnd(d * d, 5), b = rnd(d * d, 6);
+  auto ea = enc.encrypt_square_matrix(a, d), eb = enc.encrypt_square_matrix(b, d);
+  ASSERT_EQ(ea.level(), 3);
+  auto ec = encrypted_matmul(enc.evaluator(), ea, eb);
+  EXPECT_EQ(ec.level(), 0);
+  expect_product(a, b, enc.decrypt_slots(ec.cts[0]), d);
+  // One level short: a named error, not garbage.
+  ckks::CkksParameters q = p;
+  q.data_bits = {52, 38, 38};
+  HomoEncryptor small(kKey, q);
+  small.add_rotations(encrypted_matmul_rotations(d));
+  auto sa = small.encrypt_square_matrix(a, d), sb = small.encrypt_square_matrix(b, d);
+  EXPECT_THROW(encrypted_matmul(small.evaluator(), sa, sb), deepseek::Error);
 }
 
 TEST(Encrypted, MissingDatasetNamesThePackage) {
