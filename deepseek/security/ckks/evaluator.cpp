@@ -1,6 +1,7 @@
 #include "deepseek/security/ckks/evaluator.h"
 
 #include <cmath>
+#include <exception>
 
 namespace deepseek::security::ckks {
 
@@ -492,16 +493,27 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std
   }
   if (todo.empty()) return out;
   Decomposed dec = decompose(*ctx_, a.parts[1], a.level);
-  for (std::size_t k : todo) {
-    const std::uint64_t g = ctx_->galois_element(steps[k]);
-    const auto& perm = ctx_->galois_permutation(g);
-    Ciphertext& r = out[k];
-    r.level = a.level;
-    r.scale = a.scale;
-    r.context_id = a.context_id;
-    r.parts.resize(2);
-    key_switch(*ctx_, dec, galois_key(g, steps[k]), &perm, r.parts[0], r.parts[1], &a.parts[0], nullptr, &perm);
+  // One rotation per thread: coarse work items and a single barrier (the key switches' own
+  // parallel regions, nested here, run serially).
+  std::exception_ptr error;  // exceptions must not leave an OpenMP region
+#pragma omp parallel for schedule(dynamic, 1) if (todo.size() > 1)
+  for (std::size_t t = 0; t < todo.size(); ++t) {
+    const std::size_t k = todo[t];
+    try {
+      const std::uint64_t g = ctx_->galois_element(steps[k]);
+      const auto& perm = ctx_->galois_permutation(g);
+      Ciphertext& r = out[k];
+      r.level = a.level;
+      r.scale = a.scale;
+      r.context_id = a.context_id;
+      r.parts.resize(2);
+      key_switch(*ctx_, dec, galois_key(g, steps[k]), &perm, r.parts[0], r.parts[1], &a.parts[0], nullptr, &perm);
+    } catch (...) {
+#pragma omp critical(ds_rotate_hoisted)
+      if (!error) error = std::current_exception();
+    }
   }
+  if (error) std::rethrow_exception(error);
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -242,18 +243,37 @@ EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTenso
   for (int k = 1; k < dd; ++k) b_rot.push_back(dd * k);
   std::vector<Ciphertext> rb = ev.rotate_hoisted(ev.mod_switch_to(B0, lp), b_rot);
   const Ciphertext A0w = ev.rotate(A0, -dd);
+  // The d-1 terms are independent: one per thread at a time (each thread sums its own, the
+  // sums are exact modular additions, so the result does not depend on the split).
   Ciphertext acc3;  // 3-part sum of the k >= 1 terms: one relinearization at the end
-  for (int k = 1; k < dd; ++k) {
-    Ciphertext phi = ev.multiply_plain(A0, plains->m1[std::size_t(k - 1)]);
-    ev.add_inplace(phi, ev.multiply_plain(A0w, plains->m2[std::size_t(k - 1)]));
-    ev.rescale_inplace(phi);
-    phi.scale = ctx.level_scale(phi.level);
-    Ciphertext prod = ev.multiply(ev.rotate(phi, k), rb[std::size_t(k - 1)]);
-    if (k > 1)
-      ev.add_inplace(acc3, prod);
-    else
-      acc3 = std::move(prod);
+  bool have3 = false;
+  std::exception_ptr error;  // exceptions must not leave an OpenMP region
+#pragma omp parallel
+  {
+    Ciphertext part;
+    bool have = false;
+#pragma omp for schedule(dynamic, 1) nowait
+    for (int k = 1; k < dd; ++k) {
+      try {
+        Ciphertext phi = ev.multiply_plain(A0, plains->m1[std::size_t(k - 1)]);
+        ev.add_inplace(phi, ev.multiply_plain(A0w, plains->m2[std::size_t(k - 1)]));
+        ev.rescale_inplace(phi);
+        phi.scale = ctx.level_scale(phi.level);
+        Ciphertext prod = ev.multiply(ev.rotate(phi, k), rb[std::size_t(k - 1)]);
+        if (have) ev.add_inplace(part, prod);
+        else part = std::move(prod), have = true;
+      } catch (...) {
+#pragma omp critical(ds_matmul_acc)
+        if (!error) error = std::current_exception();
+      }
+    }
+#pragma omp critical(ds_matmul_acc)
+    if (have && !error) {
+      if (have3) ev.add_inplace(acc3, part);
+      else acc3 = std::move(part), have3 = true;
+    }
   }
+  if (error) std::rethrow_exception(error);  // e.g. a missing Galois key, named by rotate
   if (dd > 1) {
     ev.relinearize_inplace(acc3);
     ev.rescale_inplace(acc3);
