@@ -1,0 +1,62 @@
+// scaled_dot_product_attention: forward vs PyTorch (tests/fixtures/nn.json) with bool, float
+// and causal masks and a custom scale; gradcheck in f64; dropout reproducibility; bad inputs.
+#include <gtest/gtest.h>
+
+#include "tests/support/test_util.h"
+
+using namespace deepseek;
+using namespace deepseek::testing;
+
+namespace {
+const nlohmann::json& cases() {
+  static nlohmann::json j = load_fixture("nn.json").at("cases");
+  return j;
+}
+Tensor F(const char* c, const char* k) { return tensor_from_json(cases().at(c).at(k)); }
+}  // namespace
+
+TEST(Attention, MatchesTorch) {
+  const char* c = "sdpa_plain";
+  EXPECT_TRUE(close(scaled_dot_product_attention(F(c, "q"), F(c, "k"), F(c, "v")), F(c, "out"), 1e-5, 1e-5));
+  c = "sdpa_bool_mask";
+  Tensor bm = cast(F(c, "mask"), DType::b8);
+  EXPECT_TRUE(close(scaled_dot_product_attention(F(c, "q"), F(c, "k"), F(c, "v"), bm), F(c, "out"), 1e-5, 1e-5));
+  c = "sdpa_float_mask_scale";
+  EXPECT_TRUE(close(scaled_dot_product_attention(F(c, "q"), F(c, "k"), F(c, "v"), F(c, "mask"), 0.0, false, 0.3),
+                    F(c, "out"), 1e-5, 1e-5));
+  c = "sdpa_causal";
+  EXPECT_TRUE(close(scaled_dot_product_attention(F(c, "q"), F(c, "k"), F(c, "v"), {}, 0.0, true), F(c, "out"),
+                    1e-5, 1e-5));
+}
+
+TEST(Attention, Gradcheck) {
+  Tensor q = grad_input({2, 3, 4}), k = grad_input({2, 5, 4}), v = grad_input({2, 5, 3});
+  EXPECT_TRUE(grad_ok([](auto& in) {
+    return std::vector<Tensor>{scaled_dot_product_attention(in[0], in[1], in[2])};
+  }, {q, k, v}));
+  Tensor qc = grad_input({1, 4, 2}), kc = grad_input({1, 4, 2}), vc = grad_input({1, 4, 2});
+  EXPECT_TRUE(grad_ok([](auto& in) {
+    return std::vector<Tensor>{scaled_dot_product_attention(in[0], in[1], in[2], {}, 0.0, true)};
+  }, {qc, kc, vc}));
+  Tensor fm = grad_input({3, 5});
+  EXPECT_TRUE(grad_ok([](auto& in) {
+    return std::vector<Tensor>{scaled_dot_product_attention(in[0], in[1], in[2], in[3])};
+  }, {q, k, v, fm}));
+  EXPECT_TRUE(grad_ok([](auto& in) {
+    manual_seed(11);  // the same dropout mask at every evaluation
+    return std::vector<Tensor>{scaled_dot_product_attention(in[0], in[1], in[2], {}, 0.3)};
+  }, {q, k, v}));
+}
+
+TEST(Attention, BadInputsNameTheOp) {
+  Tensor q = randn({2, 3, 4}), k = randn({2, 5, 4}), v = randn({2, 5, 6});
+  const char* op = "scaled_dot_product_attention";
+  EXPECT_OP_ERROR(op, scaled_dot_product_attention(q, randn({2, 5, 3}), v));
+  EXPECT_OP_ERROR(op, scaled_dot_product_attention(q, k, randn({2, 4, 6})));
+  EXPECT_OP_ERROR(op, scaled_dot_product_attention(randn({4}), k, v));
+  EXPECT_OP_ERROR(op, scaled_dot_product_attention(q, k, v, randn({3, 4})));
+  EXPECT_OP_ERROR(op, scaled_dot_product_attention(q, k, v, arange(5)));
+  EXPECT_OP_ERROR(op, scaled_dot_product_attention(q, k, v, {}, 1.5));
+  EXPECT_OP_ERROR(op, scaled_dot_product_attention(q, k, v, ones({3, 5}), 0.0, true));
+  EXPECT_OP_ERROR(op, scaled_dot_product_attention(cast(q, DType::f64), k, v));
+}
