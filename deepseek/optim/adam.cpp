@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "deepseek/core/error.h"
+#include "deepseek/ops/fused.h"
 
 namespace deepseek::optim {
 
@@ -40,6 +41,7 @@ void Adam::update(ParamGroup& g) {
   const double lr = g.get("lr"), b1 = g.get("beta1"), b2 = g.get("beta2"), eps = g.get("eps"),
                wd = g.get("weight_decay");
   const bool amsgrad = g.flag("amsgrad"), maximize = g.flag("maximize");
+  if (fused_update(g)) return;
   for (auto& p : g.params) {
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
@@ -76,6 +78,40 @@ void Adam::update(ParamGroup& g) {
     }
     p.add_(div(mul(exp_avg, -step_size), denom));  // addcdiv_(exp_avg, denom, -step_size)
   }
+}
+
+// On a device with a fused kernel (CUDA), f32/f64 groups without amsgrad update every
+// parameter in a few launches. Same formulas, so results agree with the path above to rounding.
+bool Adam::fused_update(ParamGroup& g) {
+  if (g.flag("amsgrad") || g.params.empty()) return false;
+  Device dev = g.params[0].device();
+  if (!has_fused_adam(dev)) return false;
+  std::vector<Tensor> ps, grads, ms, vs;
+  std::vector<double> steps;
+  for (auto& p : g.params) {
+    Tensor grad = p.grad();
+    if (!grad.defined()) continue;
+    if (p.device() != dev || (p.dtype() != DType::f32 && p.dtype() != DType::f64) || grad.dtype() != p.dtype() ||
+        !p.is_contiguous())
+      return false;
+    ps.push_back(p);
+    grads.push_back(grad.is_contiguous() ? grad : grad.contiguous());
+  }
+  for (auto& p : ps) {
+    ParamState& st = state(p);
+    if (!st.tensors.count("exp_avg")) {
+      st.scalars["step"] = 0;
+      st.tensors["exp_avg"] = zeros_like(p).detach();
+      st.tensors["exp_avg_sq"] = zeros_like(p).detach();
+    }
+    ms.push_back(st.tensors["exp_avg"]);
+    vs.push_back(st.tensors["exp_avg_sq"]);
+    steps.push_back(st.scalars["step"] += 1);
+  }
+  fused_adam_(ps, grads, ms, vs, steps,
+              {g.get("lr"), g.get("beta1"), g.get("beta2"), g.get("eps"), g.get("weight_decay"), decoupled_,
+               g.flag("maximize")});
+  return true;
 }
 
 }  // namespace deepseek::optim

@@ -25,6 +25,7 @@ class Adam : public Optimizer {
   void update(ParamGroup& group) override;
 
  private:
+  bool fused_update(ParamGroup& group);  // true when a fused kernel did the whole group
   bool decoupled_;
 };
 

@@ -112,3 +112,47 @@ TEST(CudaAutocast, LowerPrecisionForProductsF32ForReductions) {
 
 }  // namespace
 }  // namespace deepseek::testing
+
+#include "deepseek/optim/adam.h"
+
+namespace deepseek::testing {
+namespace {
+
+// The fused multi-tensor AdamW on CUDA follows the op-by-op CPU path.
+TEST(CudaOptim, FusedAdamWMatchesCpu) {
+  DS_REQUIRE_CUDA();
+  manual_seed(2);
+  std::vector<Tensor> cpu_params, gpu_params;
+  for (Shape s : std::vector<Shape>{{7, 5}, {100003}, {3}, {64, 64}}) {
+    Tensor p = randn(s);
+    cpu_params.push_back(p.clone().requires_grad_());
+    gpu_params.push_back(p.to(kCuda).requires_grad_());
+  }
+  for (bool decoupled : {true, false}) {
+    optim::AdamOptions o;
+    o.lr = 1e-2;
+    o.weight_decay = 0.1;
+    std::unique_ptr<optim::Optimizer> oc, og;
+    if (decoupled) {
+      oc = std::make_unique<optim::AdamW>(cpu_params, o);
+      og = std::make_unique<optim::AdamW>(gpu_params, o);
+    } else {
+      oc = std::make_unique<optim::Adam>(cpu_params, o);
+      og = std::make_unique<optim::Adam>(gpu_params, o);
+    }
+    for (int step = 0; step < 5; ++step) {
+      for (size_t i = 0; i < cpu_params.size(); ++i) {
+        Tensor g = randn(cpu_params[i].sizes());
+        cpu_params[i].set_grad(g);
+        gpu_params[i].set_grad(g.to(kCuda));
+      }
+      oc->step();
+      og->step();
+    }
+    for (size_t i = 0; i < cpu_params.size(); ++i)
+      EXPECT_TRUE(close(gpu_params[i].detach().to(kCPU), cpu_params[i].detach(), 1e-5, 1e-6)) << i;
+  }
+}
+
+}  // namespace
+}  // namespace deepseek::testing

@@ -1,0 +1,99 @@
+// Fused multi-tensor Adam/AdamW (the `fused_adam` op): one launch updates up to kChunk
+// parameters with their moments, in the same order of operations as the op-by-op path.
+#include "deepseek/backend/cuda/device/loops.cuh"
+
+namespace deepseek::cuda {
+namespace {
+
+constexpr int kChunk = 24;
+
+template <typename T>
+struct AdamChunk {
+  T* p[kChunk];
+  const T* g[kChunk];
+  T* m[kChunk];
+  T* v[kChunk];
+  int64_t n[kChunk];
+  T step_size[kChunk];  // lr / (1 - beta1^step)
+  T bc2_sqrt[kChunk];   // sqrt(1 - beta2^step)
+};
+
+template <typename T>
+struct AdamConsts {
+  T one_minus_b1, b2, one_minus_b2, eps, decay, wd;  // decay = 1 - lr * wd (decoupled)
+  bool decoupled, maximize, has_wd;
+};
+
+template <typename T>
+__global__ void fused_adam_kernel(AdamChunk<T> c, AdamConsts<T> k) {
+  int t = blockIdx.y;
+  int64_t n = c.n[t];
+  T* __restrict__ p = c.p[t];
+  const T* __restrict__ g = c.g[t];
+  T* __restrict__ m = c.m[t];
+  T* __restrict__ v = c.v[t];
+  T step_size = c.step_size[t], bc2_sqrt = c.bc2_sqrt[t];
+  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    T grad = k.maximize ? -g[i] : g[i];
+    T param = p[i];
+    if (k.has_wd) {
+      if (k.decoupled) param = param * k.decay;
+      else grad = grad + k.wd * param;
+    }
+    T mi = m[i] + (grad - m[i]) * k.one_minus_b1;
+    T vi = v[i] * k.b2 + (grad * k.one_minus_b2) * grad;
+    T denom = sqrt(vi) / bc2_sqrt + k.eps;
+    p[i] = param + (mi * -step_size) / denom;
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
+template <typename T>
+void run(const std::vector<Tensor>& in, const ops::Attrs& a) {
+  size_t n = in.size() / 4;
+  auto steps = a.get<std::vector<double>>("steps");
+  double lr = a.get<double>("lr"), b1 = a.get<double>("beta1"), b2 = a.get<double>("beta2");
+  double wd = a.get<double>("weight_decay");
+  AdamConsts<T> k{static_cast<T>(1 - b1),      static_cast<T>(b2), static_cast<T>(1 - b2),
+                  static_cast<T>(a.get<double>("eps")), static_cast<T>(1 - lr * wd), static_cast<T>(wd),
+                  a.get<int64_t>("decoupled") != 0, a.get<int64_t>("maximize") != 0, wd != 0};
+  cudaStream_t stream = current_stream(in[0].device().index);
+  for (size_t first = 0; first < n; first += kChunk) {
+    AdamChunk<T> c{};
+    int count = 0;
+    int64_t largest = 1;
+    for (size_t i = first; i < n && count < kChunk; ++i, ++count) {
+      DS_CHECK(in[n + i].dtype() == in[i].dtype(), "[fused_adam] gradient ", i, " has dtype ",
+               dtype_name(in[n + i].dtype()), ", parameter has ", dtype_name(in[i].dtype()));
+      c.p[count] = static_cast<T*>(in[i].raw_data());
+      c.g[count] = static_cast<const T*>(in[n + i].raw_data());
+      c.m[count] = static_cast<T*>(in[2 * n + i].raw_data());
+      c.v[count] = static_cast<T*>(in[3 * n + i].raw_data());
+      c.n[count] = in[i].numel();
+      double step = steps[i];
+      c.step_size[count] = static_cast<T>(lr / (1 - std::pow(b1, step)));
+      c.bc2_sqrt[count] = static_cast<T>(std::sqrt(1 - std::pow(b2, step)));
+      largest = std::max(largest, c.n[count]);
+    }
+    dim3 grid(blocks_for(largest, kThreads, 1024), count);
+    fused_adam_kernel<T><<<grid, kThreads, 0, stream>>>(c, k);
+    DS_CUDA_LAUNCH_CHECK();
+  }
+}
+
+void fused_adam(const std::vector<Tensor>& in, std::vector<Tensor>&, const ops::Attrs& a) {
+  switch (in[0].dtype()) {
+    case DType::f32: return run<float>(in, a);
+    case DType::f64: return run<double>(in, a);
+    default: DS_THROW("[fused_adam] on CUDA supports f32 and f64 parameters, got ", dtype_name(in[0].dtype()));
+  }
+}
+
+void register_optim_kernels() { register_cuda_kernel("fused_adam", fused_adam); }
+
+}  // namespace
+}  // namespace deepseek::cuda
+
+DS_REGISTER(deepseek::cuda::register_optim_kernels);

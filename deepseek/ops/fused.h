@@ -1,0 +1,25 @@
+// Fused multi-tensor updates, as PyTorch's _fused_adamw_: one op updates many parameters and
+// their optimizer state in place, so a GPU step costs a few launches instead of a dozen per
+// parameter. Optimizers use them where a kernel exists (CUDA) and their op-by-op path elsewhere.
+#pragma once
+
+#include <vector>
+
+#include "deepseek/core/tensor.h"
+
+namespace deepseek {
+
+struct AdamStepArgs {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled;  // AdamW: p *= 1 - lr * wd; Adam: grad += wd * p
+  bool maximize;
+};
+
+// For each i: the Adam/AdamW update of params[i] with grads[i], exp_avgs[i], exp_avg_sqs[i]
+// (all written in place) at step steps[i] (1-based, for the bias corrections).
+void fused_adam_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                 const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
+                 const std::vector<double>& steps, const AdamStepArgs& args);
+bool has_fused_adam(Device device);
+
+}  // namespace deepseek
