@@ -60,3 +60,32 @@ TEST(Attention, BadInputsNameTheOp) {
   EXPECT_OP_ERROR(op, scaled_dot_product_attention(q, k, v, ones({3, 5}), 0.0, true));
   EXPECT_OP_ERROR(op, scaled_dot_product_attention(cast(q, DType::f64), k, v));
 }
+
+#include "deepseek/ops/attention.h"
+
+// Chunks of the batch give the same outputs, gradients and dropout masks as one chunk.
+TEST(Attention, ChunkedEqualsWhole) {
+  Tensor q = randn({3, 4, 6, 8}), k = randn({3, 4, 10, 8}), v = randn({3, 4, 10, 5});
+  Tensor fm = randn({3, 1, 6, 10});
+  auto run = [&](int64_t chunk, double p, bool causal, bool mask) {
+    set_attention_chunk_elements(chunk);
+    std::vector<Tensor> xs{q.clone().requires_grad_(), k.clone().requires_grad_(), v.clone().requires_grad_(),
+                           fm.clone().requires_grad_()};
+    manual_seed(9);
+    Tensor o = scaled_dot_product_attention(xs[0], xs[1], xs[2], mask ? xs[3] : Tensor(), p,
+                                            causal && !mask);
+    sum(mul(o, o)).backward();
+    std::vector<Tensor> r{o.detach()};
+    for (int i = 0; i < (mask ? 4 : 3); ++i) r.push_back(xs[i].grad());
+    set_attention_chunk_elements(int64_t{1} << 26);
+    return r;
+  };
+  for (double p : {0.0, 0.3})
+    for (bool causal : {false, true})
+      for (bool mask : {false, true}) {
+        auto whole = run(int64_t{1} << 26, p, causal, mask), parts = run(60, p, causal, mask);
+        for (size_t i = 0; i < whole.size(); ++i)
+          EXPECT_TRUE(close(parts[i], whole[i], 1e-6, 1e-7)) << "p " << p << " causal " << causal << " mask " << mask
+                                                              << " tensor " << i;
+      }
+}

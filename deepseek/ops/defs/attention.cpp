@@ -1,19 +1,195 @@
-// scaled_dot_product_attention as a composite of public ops (matmul, softmax, where, dropout):
-// the reference path, with autograd and tracing for free. softmax(q k^T * scale + mask) v,
-// with masks as PyTorch: a bool mask is true where attention is allowed, a float mask is added,
-// is_causal keeps key j <= query i (top-left aligned). A fused (flash-style) kernel can
-// replace this later behind the same function.
+// scaled_dot_product_attention: softmax(q k^T * scale + mask) v, with masks as PyTorch (a
+// bool mask is true where attention is allowed, a float mask is added, is_causal keeps key
+// j <= query i) and Philox dropout on the attention weights.
+//
+// Memory-efficient, as flash attention but built from public ops: the batch (all leading
+// dims, flattened) is processed in chunks, the forward keeps only the output and the
+// log-sum-exp of each row, and the backward recomputes each chunk's weights from them. So
+// the (L, S) weight matrices never exist for the whole batch at once, in the forward or for
+// backward, and the kernels run on any device that has bmm, softmax-style reductions and
+// dropout. The backward is written with public ops, so it is itself differentiable.
 #include <cmath>
 #include <limits>
 
+#include "deepseek/ops/attention.h"
 #include "deepseek/ops/defs/common.h"
 
 namespace deepseek {
 namespace {
 
+using ops::Attrs;
+using ops::BackwardContext;
+using ops::OpKind;
+using ops::TensorMeta;
+using Grads = std::vector<Tensor>;
+
 const char* kOp = "scaled_dot_product_attention";
+int64_t g_chunk_elements = int64_t{1} << 26;  // attention weights per chunk
+
+// Kernel-internal op calls are not recorded by autograd, the tracer or autocast.
+struct Raw {
+  ops::InterposerOff a{ops::Slot::autocast}, t{ops::Slot::tracer}, g{ops::Slot::autograd};
+};
 
 void check_input(const Tensor& t, const char* what) {
+  DS_CHECK(t.defined(), "[", kOp, "] ", what, " is an undefined tensor");
+  DS_CHECK(is_floating(t.dtype()), "[", kOp, "] ", what, " must be a floating-point tensor, got ",
+           dtype_name(t.dtype()));
+  DS_CHECK(t.dim() == 3, "[", kOp, "] ", what, " must be 3-D (batch, L, E) here, got shape ",
+           to_string(t.sizes()));
+}
+
+// Scores are computed in f32 (f64 for f64 inputs).
+DType acc_dtype(DType t) { return t == DType::f64 ? DType::f64 : DType::f32; }
+
+struct Geometry {
+  int64_t B, L, S, chunk;
+  double scale, dropout_p;
+  bool causal;
+  int mask_kind;  // 0 none, 1 bool, 2 float
+};
+
+Geometry geometry(const std::vector<Tensor>& in, const Attrs& a) {
+  Geometry g;
+  g.B = in[0].sizes()[0];
+  g.L = in[0].sizes()[1];
+  g.S = in[1].sizes()[1];
+  g.scale = a.get<double>("scale");
+  g.dropout_p = a.get<double>("dropout_p", 0.0);
+  g.causal = a.get<int64_t>("is_causal", 0) != 0;
+  g.mask_kind = in.size() > 3 ? (in[3].dtype() == DType::b8 ? 1 : 2) : 0;
+  int64_t per = std::max<int64_t>(g.L * g.S, 1);
+  g.chunk = std::max<int64_t>(1, g_chunk_elements / per);
+  // Dropout counters: element i of the whole (B, L, S) block uses counter offset + i/4, so a
+  // chunk must start at a multiple of 4 elements.
+  if (g.dropout_p > 0 && per % 4 != 0) g.chunk = g.B;
+  return g;
+}
+
+// Masked, scaled scores of batch rows [b0, b0 + n) in the accumulation dtype.
+Tensor scores(const std::vector<Tensor>& in, const Geometry& g, int64_t b0, int64_t n) {
+  const Tensor &q = in[0], &k = in[1];
+  DType acc = acc_dtype(q.dtype());
+  Tensor s = mul(cast(bmm(narrow(q, 0, b0, n), transpose(narrow(k, 0, b0, n), 1, 2)), acc), g.scale);
+  const double inf = std::numeric_limits<double>::infinity();
+  if (g.causal) {
+    Tensor rows = view(arange(g.L, {DType::i64, q.device()}), {g.L, 1});
+    Tensor cols = view(arange(g.S, {DType::i64, q.device()}), {1, g.S});
+    s = where(ge(rows, cols), s, -inf);
+  } else if (g.mask_kind) {
+    const Tensor& m = in[3];
+    Tensor mc = m.sizes()[0] == 1 ? m : narrow(m, 0, b0, n);
+    s = g.mask_kind == 1 ? where(mc, s, -inf) : add(s, cast(mc, acc));
+  }
+  return s;
+}
+
+Attrs dropout_attrs(const Attrs& a, const Geometry& g, int64_t b0) {
+  Attrs d;
+  d.set("p", g.dropout_p).set("seed", a.get<int64_t>("seed"));
+  d.set("offset", a.get<int64_t>("offset") + b0 * g.L * g.S / 4);
+  return d;
+}
+
+Tensor dropout_like(const Tensor& x, const Attrs& a) {
+  static const auto op = ops::op_id("dropout");
+  return ops::dispatch1(op, {x}, a);
+}
+
+void forward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const Attrs& a) {
+  Raw raw;
+  Geometry g = geometry(in, a);
+  const Tensor& v = in[2];
+  for (int64_t b0 = 0; b0 < g.B; b0 += g.chunk) {
+    int64_t n = std::min(g.chunk, g.B - b0);
+    Tensor s = scores(in, g, b0, n);
+    Tensor lse = logsumexp(s, {-1}, true);
+    Tensor p = exp(sub(s, lse));
+    if (g.dropout_p > 0) p = dropout_like(p, dropout_attrs(a, g, b0));
+    Tensor o = bmm(cast(p, v.dtype()), narrow(v, 0, b0, n));
+    Tensor dst = narrow(out[0], 0, b0, n), lse_dst = narrow(out[1], 0, b0, n);
+    copy_(dst, o);
+    copy_(lse_dst, squeeze(lse, -1));
+  }
+}
+
+Grads backward(const BackwardContext& c) {
+  const auto& in = c.inputs;
+  const Tensor &q = in[0], &k = in[1], &v = in[2];
+  const Tensor &o = c.outputs[0], &lse_all = c.outputs[1], &dout = c.grads[0];
+  Geometry g = geometry(in, c.attrs);
+  DType acc = acc_dtype(q.dtype());
+  bool want_mask = in.size() > 3 && g.mask_kind == 2 && c.needs_grad[3];
+  std::vector<Tensor> dq, dk, dv, dm;
+  // D_i = sum_j dP_ij P_ij = rowsum(dout * out), whatever the dropout.
+  Tensor D = unsqueeze(sum(mul(cast(dout, acc), cast(o, acc)), {-1}), -1);
+  for (int64_t b0 = 0; b0 < g.B; b0 += g.chunk) {
+    int64_t n = std::min(g.chunk, g.B - b0);
+    Tensor s = scores(in, g, b0, n);
+    Tensor p = exp(sub(s, unsqueeze(narrow(lse_all, 0, b0, n), -1)));
+    Tensor pd = p;
+    Attrs da;
+    if (g.dropout_p > 0) {
+      da = dropout_attrs(c.attrs, g, b0);
+      pd = dropout_like(p, da);
+    }
+    Tensor doc = narrow(dout, 0, b0, n);
+    dv.push_back(bmm(transpose(cast(pd, v.dtype()), 1, 2), doc));
+    Tensor dp = cast(bmm(doc, transpose(narrow(v, 0, b0, n), 1, 2)), acc);
+    if (g.dropout_p > 0) dp = dropout_like(dp, da);
+    Tensor ds = mul(p, sub(dp, narrow(D, 0, b0, n)));
+    Tensor dsq = cast(mul(ds, g.scale), q.dtype());
+    dq.push_back(bmm(dsq, narrow(k, 0, b0, n)));
+    dk.push_back(bmm(transpose(dsq, 1, 2), narrow(q, 0, b0, n)));
+    if (want_mask) dm.push_back(ds);
+  }
+  Grads r(in.size());
+  if (c.needs_grad[0]) r[0] = cat(dq, 0);
+  if (c.needs_grad[1]) r[1] = cat(dk, 0);
+  if (c.needs_grad[2]) r[2] = cat(dv, 0);
+  if (want_mask) r[3] = ops::reduce_grad_to(cat(dm, 0), c.input_meta[3]);
+  return r;
+}
+
+void define() {
+  auto& d = ops::define_op(kOp, OpKind::opaque, -1, 2);
+  d.random = true;
+  d.infer = [](std::vector<Tensor>& in, const Attrs& a) {
+    DS_CHECK(in.size() == 3 || in.size() == 4, "[", kOp, "] expects (q, k, v[, mask]), got ", in.size(), " tensors");
+    check_input(in[0], "query");
+    check_input(in[1], "key");
+    check_input(in[2], "value");
+    const Tensor &q = in[0], &k = in[1], &v = in[2];
+    DS_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype(), "[", kOp,
+             "] query, key and value must have one dtype, got ", dtype_name(q.dtype()), ", ",
+             dtype_name(k.dtype()), " and ", dtype_name(v.dtype()));
+    DS_CHECK(k.sizes()[0] == q.sizes()[0] && v.sizes()[0] == q.sizes()[0], "[", kOp, "] batch sizes differ");
+    DS_CHECK(k.sizes()[2] == q.sizes()[2], "[", kOp, "] query and key must have the same embedding size");
+    DS_CHECK(v.sizes()[1] == k.sizes()[1], "[", kOp, "] key and value must have the same sequence length");
+    if (in.size() == 4) {
+      const Tensor& m = in[3];
+      DS_CHECK(m.dim() == 3 && (m.sizes()[0] == 1 || m.sizes()[0] == q.sizes()[0]) &&
+                   (m.sizes()[1] == 1 || m.sizes()[1] == q.sizes()[1]) &&
+                   (m.sizes()[2] == 1 || m.sizes()[2] == k.sizes()[1]),
+               "[", kOp, "] mask of shape ", to_string(m.sizes()), " does not broadcast to the scores");
+    }
+    (void)a;
+    return std::vector<TensorMeta>{{{q.sizes()[0], q.sizes()[1], v.sizes()[2]}, q.dtype(), q.device()},
+                                   {{q.sizes()[0], q.sizes()[1]}, acc_dtype(q.dtype()), q.device()}};
+  };
+  d.save_outputs = {0, 1};  // the output and the log-sum-exp of each row
+  d.backward = backward;
+  d.flops = [](const std::vector<TensorMeta>& in, const std::vector<TensorMeta>&, const Attrs&) {
+    double B = static_cast<double>(in[0].sizes[0]), L = static_cast<double>(in[0].sizes[1]);
+    double S = static_cast<double>(in[1].sizes[1]);
+    return 2.0 * B * L * S * static_cast<double>(in[0].sizes[2] + in[2].sizes[2]);
+  };
+  // The same composite kernel on every device with the ops it uses.
+  for (DeviceType dev : {DeviceType::cpu, DeviceType::cuda}) ops::Registry::get().register_kernel(kOp, dev, forward_kernel);
+}
+DS_REGISTER(define);
+
+void check_public(const Tensor& t, const char* what) {
   DS_CHECK(t.defined(), "[", kOp, "] ", what, " is an undefined tensor");
   DS_CHECK(is_floating(t.dtype()), "[", kOp, "] ", what, " must be a floating-point tensor, got ",
            dtype_name(t.dtype()));
@@ -21,14 +197,30 @@ void check_input(const Tensor& t, const char* what) {
            to_string(t.sizes()));
 }
 
+// (..., L, E) -> (B, L, E) after broadcasting the leading dims to `lead`.
+Tensor flatten_batch(const Tensor& t, const Shape& lead) {
+  Shape full = lead;
+  full.push_back(t.size(-2));
+  full.push_back(t.size(-1));
+  int64_t B = numel(lead);
+  return reshape(expand(t, full), {B, t.size(-2), t.size(-1)});
+}
+
 }  // namespace
+
+void set_attention_chunk_elements(int64_t n) {
+  DS_CHECK(n > 0, "[", kOp, "] chunk size must be positive, got ", n);
+  g_chunk_elements = n;
+}
+int64_t attention_chunk_elements() { return g_chunk_elements; }
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const Tensor& attn_mask, double dropout_p, bool is_causal,
                                     std::optional<double> scale) {
-  check_input(q, "query");
-  check_input(k, "key");
-  check_input(v, "value");
+  static const auto op = ops::op_id(kOp);
+  check_public(q, "query");
+  check_public(k, "key");
+  check_public(v, "value");
   DS_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype(), "[", kOp,
            "] query, key and value must have one dtype, got ", dtype_name(q.dtype()), ", ",
            dtype_name(k.dtype()), " and ", dtype_name(v.dtype()));
@@ -41,32 +233,54 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   DS_CHECK(!scale || std::isfinite(*scale), "[", kOp, "] scale must be finite");
   DS_CHECK(!(is_causal && attn_mask.defined()), "[", kOp,
            "] give either attn_mask or is_causal=true, not both");
+  Shape lead;
+  try {
+    Shape lq(q.sizes().begin(), q.sizes().end() - 2), lk(k.sizes().begin(), k.sizes().end() - 2),
+        lv(v.sizes().begin(), v.sizes().end() - 2);
+    lead = broadcast_shapes(broadcast_shapes(lq, lk, kOp), lv, kOp);
+  } catch (const Error&) {
+    DS_THROW("[", kOp, "] leading dims of query ", to_string(q.sizes()), ", key ", to_string(k.sizes()),
+             " and value ", to_string(v.sizes()), " do not broadcast");
+  }
+  std::vector<Tensor> in{flatten_batch(q, lead), flatten_batch(k, lead), flatten_batch(v, lead)};
   if (attn_mask.defined()) {
     DS_CHECK(attn_mask.dtype() == DType::b8 || is_floating(attn_mask.dtype()), "[", kOp,
              "] attn_mask must be bool (true = attend) or floating (added), got ",
              dtype_name(attn_mask.dtype()));
-    bool ok = attn_mask.dim() >= 1;
+    bool ok = attn_mask.dim() >= 1 && attn_mask.dim() <= static_cast<int64_t>(lead.size()) + 2;
     for (int64_t i = 1; ok && i <= std::min<int64_t>(attn_mask.dim(), 2); ++i) {
       int64_t m = attn_mask.size(-i), want = i == 1 ? S : L;
       ok = m == 1 || m == want;
     }
+    Shape ml(attn_mask.sizes().begin(), attn_mask.sizes().end() - std::min<int64_t>(attn_mask.dim(), 2));
+    if (ok) {
+      try {
+        ok = broadcast_shapes(ml, lead, kOp) == lead;
+      } catch (const Error&) {
+        ok = false;
+      }
+    }
     DS_CHECK(ok, "[", kOp, "] attn_mask of shape ", to_string(attn_mask.sizes()),
              " does not broadcast to (..., ", L, ", ", S, ")");
+    Tensor m = attn_mask;
+    while (m.dim() < 2) m = unsqueeze(m, 0);
+    int64_t Lm = m.size(-2), Sm = m.size(-1);
+    bool batched = numel(ml) > 1;
+    if (batched) m = reshape(expand(m, [&] { Shape s = lead; s.push_back(Lm); s.push_back(Sm); return s; }()),
+                             {numel(lead), Lm, Sm});
+    else m = reshape(m, {1, Lm, Sm});
+    in.push_back(m);
   }
   double s = scale ? *scale : 1.0 / std::sqrt(static_cast<double>(E));
-  const double inf = std::numeric_limits<double>::infinity();
-
-  Tensor attn = mul(matmul(q, transpose(k, -2, -1)), s);
-  if (is_causal) {
-    Tensor rows = view(arange(L, {DType::i64, q.device()}), {L, 1});
-    Tensor cols = view(arange(S, {DType::i64, q.device()}), {1, S});
-    attn = where(ge(rows, cols), attn, -inf);
-  } else if (attn_mask.defined()) {
-    attn = attn_mask.dtype() == DType::b8 ? where(attn_mask, attn, -inf) : add(attn, attn_mask);
-  }
-  attn = softmax(attn, -1);
-  if (dropout_p > 0) attn = dropout(attn, dropout_p, true);
-  return matmul(attn, v);
+  Attrs a;
+  a.set("scale", s).set("dropout_p", dropout_p).set("is_causal", static_cast<int64_t>(is_causal));
+  auto st = default_generator(q.device()).reserve(dropout_p > 0 ? static_cast<uint64_t>(numel(lead) * L * S) : 0);
+  a.set("seed", static_cast<int64_t>(st.seed)).set("offset", static_cast<int64_t>(st.offset));
+  Tensor out = ops::dispatch(op, std::move(in), a)[0];
+  Shape os = lead;
+  os.push_back(L);
+  os.push_back(v.size(-1));
+  return reshape(out, os);
 }
 
 }  // namespace deepseek
