@@ -151,11 +151,17 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   }
   double p = is_training() ? options.dropout : 0.0;
 
-  Tensor scores = matmul(mul(q, std::sqrt(1.0 / double(head_dim))), transpose(k, 1, 2));
-  if (mask.defined()) scores = add(scores, mask);
-  Tensor weights = softmax(scores, -1);
-  if (p > 0.0) weights = dropout(weights, p, true);
-  Tensor out = matmul(weights, v);  // (N·H, L, hd)
+  Tensor out, weights;  // out: (N·H, L, hd)
+  if (args.need_weights) {
+    Tensor scores = matmul(mul(q, std::sqrt(1.0 / double(head_dim))), transpose(k, 1, 2));
+    if (mask.defined()) scores = add(scores, mask);
+    weights = softmax(scores, -1);
+    if (p > 0.0) weights = dropout(weights, p, true);
+    out = matmul(weights, v);
+  } else {
+    // Memory-efficient attention: the (L, S) weights are never kept for the whole batch.
+    out = scaled_dot_product_attention(q, k, v, mask, p);
+  }
   out = reshape(contiguous(transpose(out, 0, 1)), {L * N, E});
   out = linear(out, out_proj->weight, out_proj->bias);
   out = reshape(out, {L, N, E});
