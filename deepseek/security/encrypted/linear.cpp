@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "deepseek/security/encrypted/parallel_sum.h"
+
 namespace deepseek::security {
 
 using ckks::Ciphertext;
@@ -24,35 +26,41 @@ std::size_t next_pow2(std::size_t v) {
 }
 }  // namespace
 
-std::vector<double> interleave(const std::vector<std::vector<double>>& vectors, std::size_t period, std::size_t slots) {
+std::vector<double> interleave(const std::vector<std::vector<double>>& vectors, std::size_t period,
+                               std::size_t slots) {
   const std::size_t batch = vectors.size();
   DS_CHECK(batch >= 1 && period * batch <= slots && slots % (period * batch) == 0,
-           "[encrypted] interleave: ", batch, " vectors of period ", period, " do not tile ", slots, " slots");
+           "[encrypted] interleave: ", batch, " vectors of period ", period, " do not tile ", slots,
+           " slots");
   std::vector<double> out(slots, 0.0);
   for (std::size_t b = 0; b < batch; ++b) {
     DS_CHECK(vectors[b].size() <= period, "[encrypted] interleave: vector longer than the period");
     for (std::size_t rep = 0; rep < slots / (period * batch); ++rep)
-      for (std::size_t i = 0; i < vectors[b].size(); ++i) out[rep * period * batch + i * batch + b] = vectors[b][i];
+      for (std::size_t i = 0; i < vectors[b].size(); ++i)
+        out[rep * period * batch + i * batch + b] = vectors[b][i];
   }
   return out;
 }
 
-Ciphertext rotate_and_sum(const ckks::Evaluator& ev, const Ciphertext& x, int stride, std::size_t count) {
+Ciphertext rotate_and_sum(const ckks::Evaluator& ev, const Ciphertext& x, int stride,
+                          std::size_t count) {
   Ciphertext acc = x;
   for (std::size_t s = 1; s < count; s <<= 1) ev.add_inplace(acc, ev.rotate(acc, int(s) * stride));
   return acc;
 }
 
-PlainMatrix::PlainMatrix(const ckks::ContextPtr& ctx, std::vector<double> weights, std::size_t rows, std::size_t cols,
-                         std::size_t batch, std::size_t input_period)
+PlainMatrix::PlainMatrix(const ckks::ContextPtr& ctx, std::vector<double> weights, std::size_t rows,
+                         std::size_t cols, std::size_t batch, std::size_t input_period)
     : ctx_(ctx), w_(std::move(weights)), rows_(rows), cols_(cols), batch_(batch) {
-  DS_CHECK(rows >= 1 && cols >= 1 && w_.size() == rows * cols, "[encrypted] PlainMatrix: ", w_.size(),
-           " weights for a ", rows, "x", cols, " matrix");
+  DS_CHECK(rows >= 1 && cols >= 1 && w_.size() == rows * cols,
+           "[encrypted] PlainMatrix: ", w_.size(), " weights for a ", rows, "x", cols, " matrix");
   slots_ = ctx_->slots();
-  DS_CHECK(batch >= 1 && (batch & (batch - 1)) == 0 && batch <= slots_, "[encrypted] PlainMatrix: batch must be a power of two");
+  DS_CHECK(batch >= 1 && (batch & (batch - 1)) == 0 && batch <= slots_,
+           "[encrypted] PlainMatrix: batch must be a power of two");
   const std::size_t cap = slots_ / batch;  // features one ciphertext holds
   in_period_ = input_period ? input_period : next_pow2(cols);
-  DS_CHECK((in_period_ & (in_period_ - 1)) == 0 && in_period_ >= cols || (cols > cap && in_period_ == cap),
+  DS_CHECK((in_period_ & (in_period_ - 1)) == 0 && in_period_ >= cols ||
+               (cols > cap && in_period_ == cap),
            "[encrypted] PlainMatrix: input period ", in_period_, " cannot hold ", cols, " columns");
   if (in_period_ > cap) in_period_ = cap;
   col_blocks_ = (cols + in_period_ - 1) / in_period_;
@@ -61,7 +69,8 @@ PlainMatrix::PlainMatrix(const ckks::ContextPtr& ctx, std::vector<double> weight
     row_blocks_ = (rows + cap - 1) / cap;
     mp = cap;
   }
-  DS_CHECK(col_blocks_ == 1 || batch == 1, "[encrypted] PlainMatrix: inputs spanning several ciphertexts need batch 1");
+  DS_CHECK(col_blocks_ == 1 || batch == 1,
+           "[encrypted] PlainMatrix: inputs spanning several ciphertexts need batch 1");
   out_period_ = mp;
   D_ = std::max(in_period_, mp);
   K_ = mp;
@@ -117,7 +126,8 @@ std::vector<int> PlainMatrix::required_rotations() const {
   return r;
 }
 
-const std::vector<ckks::Plaintext>& PlainMatrix::encoded(const ckks::Evaluator& ev, std::size_t block, int level,
+const std::vector<ckks::Plaintext>& PlainMatrix::encoded(const ckks::Evaluator& ev,
+                                                         std::size_t block, int level,
                                                          double scale) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto key = std::make_tuple(block, level, scale);
@@ -125,7 +135,8 @@ const std::vector<ckks::Plaintext>& PlainMatrix::encoded(const ckks::Evaluator& 
   if (it != cache_.end()) return it->second;
   const auto& ctx = *ev.context();
   // Encoded so that multiply_plain + rescale lands on the canonical scale of level - 1.
-  const double ps = ctx.level_scale(level - 1) * double(ctx.modulus(std::size_t(level)).value) / scale;
+  const double ps =
+      ctx.level_scale(level - 1) * double(ctx.modulus(std::size_t(level)).value) / scale;
   std::vector<ckks::Plaintext> pts(K_);
   const Block& blk = blocks_[block];
   for (std::size_t k = 0; k < K_; ++k)
@@ -139,11 +150,12 @@ void PlainMatrix::prepare(const ckks::Evaluator& ev, int level, double scale) co
 
 EncryptedTensor PlainMatrix::apply(const ckks::Evaluator& ev, const EncryptedTensor& x,
                                    const std::vector<double>* bias) const {
-  DS_CHECK(x.cts.size() == col_blocks_, "[encrypted] matvec: input has ", x.cts.size(), " ciphertexts, the ",
-           rows_, "x", cols_, " matrix expects ", col_blocks_);
-  DS_CHECK(x.layout == SlotLayout::kInterleaved && x.batch == batch_ && (x.period == in_period_ || col_blocks_ > 1),
-           "[encrypted] matvec: input layout (period ", x.period, ", batch ", x.batch, ") does not match the matrix (period ",
-           in_period_, ", batch ", batch_, ")");
+  DS_CHECK(x.cts.size() == col_blocks_, "[encrypted] matvec: input has ", x.cts.size(),
+           " ciphertexts, the ", rows_, "x", cols_, " matrix expects ", col_blocks_);
+  DS_CHECK(x.layout == SlotLayout::kInterleaved && x.batch == batch_ &&
+               (x.period == in_period_ || col_blocks_ > 1),
+           "[encrypted] matvec: input layout (period ", x.period, ", batch ", x.batch,
+           ") does not match the matrix (period ", in_period_, ", batch ", batch_, ")");
   const int B = int(batch_);
   for (const auto& c : x.cts) ev.require_levels(c, 1, "plaintext matrix x encrypted vector");
   EncryptedTensor y;
@@ -162,34 +174,36 @@ EncryptedTensor PlainMatrix::apply(const ckks::Evaluator& ev, const EncryptedTen
       std::vector<int> baby;
       for (std::size_t j = 0; j < b1_; ++j) baby.push_back(int(j) * B);
       std::vector<Ciphertext> rx = ev.rotate_hoisted(xc, baby);
-      Ciphertext acc;
-      bool have_acc = false;
-      for (std::size_t g = 0; g < b2_; ++g) {
-        Ciphertext inner;
-        bool have_inner = false;
+      // Giant steps are independent: whole ones per thread (see parallel_sum.h).
+      auto sum = detail::parallel_sum(ev, b2_, [&](std::size_t g) -> std::optional<Ciphertext> {
+        std::optional<Ciphertext> inner;
         for (std::size_t j = 0; j < b1_ && g * b1_ + j < K_; ++j) {
           const std::size_t k = g * b1_ + j;
           if (!blocks_[bi].nonzero[k]) continue;
           Ciphertext t = ev.multiply_plain(rx[j], pts[k]);
-          if (have_inner) ev.add_inplace(inner, t);
-          else inner = std::move(t), have_inner = true;
+          if (inner)
+            ev.add_inplace(*inner, t);
+          else
+            inner = std::move(t);
         }
-        if (!have_inner) continue;
-        if (g > 0) inner = ev.rotate(inner, int(g * b1_) * B);
-        if (have_acc) ev.add_inplace(acc, inner);
-        else acc = std::move(inner), have_acc = true;
-      }
-      if (!have_acc) {  // all-zero block: an encryption of zero at the right level
-        acc = ev.multiply_plain(xc, ev.encoder().encode_constant(0.0, 1.0, xc.level));
-      }
+        if (inner && g > 0) inner = ev.rotate(*inner, int(g * b1_) * B);
+        return inner;
+      });
+      // An all-zero block: an encryption of zero at the right level.
+      Ciphertext acc =
+          sum ? std::move(*sum)
+              : ev.multiply_plain(xc, ev.encoder().encode_constant(0.0, 1.0, xc.level));
       ev.rescale_inplace(acc);
       acc.scale = ev.context()->level_scale(acc.level);  // exact by construction of the encoding
       if (D_ > K_) acc = rotate_and_sum(ev, acc, int(K_) * B, D_ / K_);
-      if (have_total) ev.add_inplace(total, acc);
-      else total = std::move(acc), have_total = true;
+      if (have_total)
+        ev.add_inplace(total, acc);
+      else
+        total = std::move(acc), have_total = true;
     }
     if (bias) {
-      DS_CHECK(bias->size() == rows_, "[encrypted] matvec: bias has ", bias->size(), " entries, expected ", rows_);
+      DS_CHECK(bias->size() == rows_, "[encrypted] matvec: bias has ", bias->size(),
+               " entries, expected ", rows_);
       std::vector<double> bv(slots_);
       for (std::size_t s = 0; s < slots_; ++s) {
         const std::size_t r = rb * out_period_ + (s / batch_) % out_period_;

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <tuple>
+
+#include "deepseek/security/encrypted/parallel_sum.h"
 
 namespace deepseek::security {
 
@@ -69,25 +70,24 @@ Ciphertext linear_transform(const ckks::Evaluator& ev, const Ciphertext& x,
   for (int j = 0; j < b1; ++j) baby.push_back(j * unit);
   std::vector<Ciphertext> rx = ev.rotate_hoisted(x, baby);
   const auto& ctx = *ev.context();
-  Ciphertext acc;
-  bool have = false;
-  for (auto& [g, items] : groups) {
-    Ciphertext inner;
-    bool hi = false;
-    const long long sh = (long long)g * b1 * unit;
-    for (auto [j, t] : items) {
-      Ciphertext p = ev.multiply_plain(rx[std::size_t(j)], pts[t]);
-      if (hi)
-        ev.add_inplace(inner, p);
-      else
-        inner = std::move(p), hi = true;
-    }
-    if (sh) inner = ev.rotate(inner, int(sh));
-    if (have)
-      ev.add_inplace(acc, inner);
-    else
-      acc = std::move(inner), have = true;
-  }
+  // Giant steps are independent: whole groups per thread (see parallel_sum.h).
+  std::vector<std::pair<int, const std::vector<std::pair<int, std::size_t>>*>> work;
+  for (auto& [g, items] : groups) work.push_back({g, &items});
+  Ciphertext acc =
+      *detail::parallel_sum(ev, work.size(), [&](std::size_t w) -> std::optional<Ciphertext> {
+        Ciphertext inner;
+        bool hi = false;
+        const long long sh = (long long)work[w].first * b1 * unit;
+        for (auto [j, t] : *work[w].second) {
+          Ciphertext p = ev.multiply_plain(rx[std::size_t(j)], pts[t]);
+          if (hi)
+            ev.add_inplace(inner, p);
+          else
+            inner = std::move(p), hi = true;
+        }
+        if (sh) inner = ev.rotate(inner, int(sh));
+        return inner;
+      });
   ev.rescale_inplace(acc);
   acc.scale = ctx.level_scale(acc.level);
   return acc;
@@ -243,38 +243,19 @@ EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTenso
   for (int k = 1; k < dd; ++k) b_rot.push_back(dd * k);
   std::vector<Ciphertext> rb = ev.rotate_hoisted(ev.mod_switch_to(B0, lp), b_rot);
   const Ciphertext A0w = ev.rotate(A0, -dd);
-  // The d-1 terms are independent: one per thread at a time (each thread sums its own, the
-  // sums are exact modular additions, so the result does not depend on the split).
-  Ciphertext acc3;  // 3-part sum of the k >= 1 terms: one relinearization at the end
-  bool have3 = false;
-  std::exception_ptr error;  // exceptions must not leave an OpenMP region
-#pragma omp parallel
-  {
-    Ciphertext part;
-    bool have = false;
-#pragma omp for schedule(dynamic, 1) nowait
-    for (int k = 1; k < dd; ++k) {
-      try {
-        Ciphertext phi = ev.multiply_plain(A0, plains->m1[std::size_t(k - 1)]);
-        ev.add_inplace(phi, ev.multiply_plain(A0w, plains->m2[std::size_t(k - 1)]));
-        ev.rescale_inplace(phi);
-        phi.scale = ctx.level_scale(phi.level);
-        Ciphertext prod = ev.multiply(ev.rotate(phi, k), rb[std::size_t(k - 1)]);
-        if (have) ev.add_inplace(part, prod);
-        else part = std::move(prod), have = true;
-      } catch (...) {
-#pragma omp critical(ds_matmul_acc)
-        if (!error) error = std::current_exception();
-      }
-    }
-#pragma omp critical(ds_matmul_acc)
-    if (have && !error) {
-      if (have3) ev.add_inplace(acc3, part);
-      else acc3 = std::move(part), have3 = true;
-    }
-  }
-  if (error) std::rethrow_exception(error);  // e.g. a missing Galois key, named by rotate
-  if (dd > 1) {
+  // The d-1 terms are independent: one per thread at a time (see parallel_sum.h). Their sum
+  // has 3 parts: one relinearization at the end.
+  auto sum3 = detail::parallel_sum(ev, std::size_t(dd - 1),
+                                   [&](std::size_t i) -> std::optional<Ciphertext> {
+                                     const int k = int(i) + 1;
+                                     Ciphertext phi = ev.multiply_plain(A0, plains->m1[i]);
+                                     ev.add_inplace(phi, ev.multiply_plain(A0w, plains->m2[i]));
+                                     ev.rescale_inplace(phi);
+                                     phi.scale = ctx.level_scale(phi.level);
+                                     return ev.multiply(ev.rotate(phi, k), rb[i]);
+                                   });
+  if (sum3) {
+    Ciphertext acc3 = std::move(*sum3);
     ev.relinearize_inplace(acc3);
     ev.rescale_inplace(acc3);
     acc3.scale = ctx.level_scale(acc3.level);
