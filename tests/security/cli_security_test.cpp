@@ -86,6 +86,13 @@ policies:
   auto ej = nlohmann::json::parse(last_line(e.out));
   EXPECT_DOUBLE_EQ(ej["test_accuracy"].get<double>(), j["test_accuracy"].get<double>());
 
+  // The same through the run config's `security:` key instead of the flag.
+  const std::string run_cfg = write_file("cli-run.yaml", "security: " + sec + "\n");
+  auto ec = sh("eval --checkpoint " + ck + " --config " + run_cfg + " --json");
+  ASSERT_EQ(ec.code, 0) << ec.out;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(last_line(ec.out))["test_accuracy"].get<double>(),
+                   j["test_accuracy"].get<double>());
+
   auto p = sh("predict --checkpoint " + ck + " --count 3 --security " + sec + " --json");
   ASSERT_EQ(p.code, 0) << p.out;
   EXPECT_EQ(nlohmann::json::parse(last_line(p.out))["predictions"].size(), 3u);
