@@ -122,19 +122,26 @@ template <typename T, typename V> struct LaneCascade {
   int64_t k = 0;  // position inside the current block
   double total = 0;
   void push(const T* p, int64_t m) {
+    V a[kSumLanes];  // a local copy the compiler keeps in registers (p may alias a member)
+    for (int j = 0; j < kSumLanes; ++j) a[j] = acc[j];
     while (m > 0) {
       const int64_t take = std::min(m, kSumBlock - k);
       int64_t i = 0;
       int l = static_cast<int>(k % kSumLanes);
-      for (; i < take && l != 0; ++i, l = (l + 1) % kSumLanes) acc[l] += static_cast<V>(p[i]);
+      for (; i < take && l != 0; ++i, l = (l + 1) % kSumLanes) a[l] += static_cast<V>(p[i]);
       for (; i + kSumLanes <= take; i += kSumLanes)
-        for (int j = 0; j < kSumLanes; ++j) acc[j] += static_cast<V>(p[i + j]);
-      for (int j = 0; i < take; ++i, ++j) acc[j] += static_cast<V>(p[i]);
+        for (int j = 0; j < kSumLanes; ++j) a[j] += static_cast<V>(p[i + j]);
+      for (int j = 0; i < take; ++i, ++j) a[j] += static_cast<V>(p[i]);
       k += take;
       p += take;
       m -= take;
-      if (k == kSumBlock) flush();
+      if (k == kSumBlock) {
+        for (int j = 0; j < kSumLanes; ++j) acc[j] = a[j];
+        flush();
+        for (int j = 0; j < kSumLanes; ++j) a[j] = 0;
+      }
     }
+    for (int j = 0; j < kSumLanes; ++j) acc[j] = a[j];
   }
   void flush() {
     for (int w = kSumLanes / 2; w >= 1; w /= 2)
