@@ -1,5 +1,6 @@
 #include "deepseek/security/ckks/evaluator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 
@@ -17,18 +18,24 @@ u64 residue_of_integral(double x, const Modulus& q) {
 constexpr std::size_t kParallelMin = 32768;
 }  // namespace
 
-bool scales_match(double a, double b) { return std::fabs(a - b) <= std::ldexp(std::max(a, b), -40); }
+bool scales_match(double a, double b) {
+  return std::fabs(a - b) <= std::ldexp(std::max(a, b), -40);
+}
 
-Evaluator::Evaluator(ContextPtr ctx, std::shared_ptr<const RelinKeys> relin, std::shared_ptr<const GaloisKeys> galois)
+Evaluator::Evaluator(ContextPtr ctx, std::shared_ptr<const RelinKeys> relin,
+                     std::shared_ptr<const GaloisKeys> galois)
     : ctx_(std::move(ctx)), encoder_(ctx_), relin_(std::move(relin)), galois_(std::move(galois)) {}
 
 void Evaluator::check(const Ciphertext& a, const char* op) const {
-  DS_CHECK(a.context_id == ctx_->id(), "[ckks] ", op, ": ciphertext belongs to another parameter set");
+  DS_CHECK(a.context_id == ctx_->id(), "[ckks] ", op,
+           ": ciphertext belongs to another parameter set");
   DS_CHECK(a.level >= 0 && a.level <= ctx_->max_level(), "[ckks] ", op, ": bad level ", a.level);
-  DS_CHECK(a.size() >= 2 && a.size() <= 3, "[ckks] ", op, ": ciphertext must have 2 or 3 parts, has ", a.size());
+  DS_CHECK(a.size() >= 2 && a.size() <= 3, "[ckks] ", op,
+           ": ciphertext must have 2 or 3 parts, has ", a.size());
   DS_CHECK(a.scale > 0 && std::isfinite(a.scale), "[ckks] ", op, ": bad scale");
   for (const auto& p : a.parts)
-    DS_CHECK(p.limbs() == std::size_t(a.level) + 1 && p.n() == ctx_->n(), "[ckks] ", op, ": malformed ciphertext");
+    DS_CHECK(p.limbs() == std::size_t(a.level) + 1 && p.n() == ctx_->n(), "[ckks] ", op,
+             ": malformed ciphertext");
 }
 
 void Evaluator::require_levels(const Ciphertext& a, int needed, const std::string& what) const {
@@ -76,7 +83,8 @@ Ciphertext Evaluator::adjust_to(const Ciphertext& a, int level, double scale) co
   Ciphertext r = mod_switch_to(a, level + 1);
   const double q = double(ctx_->modulus(std::size_t(level) + 1).value);
   const double c = std::nearbyint(scale * q / r.scale);
-  DS_CHECK(c >= 1 && std::isfinite(c), "[ckks] adjust_to: cannot reach scale ", scale, " from ", r.scale);
+  DS_CHECK(c >= 1 && std::isfinite(c), "[ckks] adjust_to: cannot reach scale ", scale, " from ",
+           r.scale);
   multiply_const_inplace(r, c);
   rescale_inplace(r);
   r.scale = scale;  // off by at most 1/(2c) relative; c ~ q ~ 2^40 in every managed path
@@ -89,7 +97,8 @@ void Evaluator::align(Ciphertext& a, Ciphertext& b) const {
   } else if (b.level > a.level) {
     b = adjust_to(b, a.level, a.scale);
   } else if (!scales_match(a.scale, b.scale)) {
-    if (a.level == 0) throw DepthExhausted(1, 0, "bringing operands of different scales to a common scale");
+    if (a.level == 0)
+      throw DepthExhausted(1, 0, "bringing operands of different scales to a common scale");
     const double t = ctx_->level_scale(a.level - 1);
     a = adjust_to(a, a.level - 1, t);
     b = adjust_to(b, b.level - 1, t);
@@ -128,11 +137,16 @@ void Evaluator::add_sub_inplace(Ciphertext& a, const Ciphertext& b_in, bool subt
   a.c1_seed.reset();
 }
 
-void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const { add_sub_inplace(a, b, false); }
-void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const { add_sub_inplace(a, b, true); }
+void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
+  add_sub_inplace(a, b, false);
+}
+void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
+  add_sub_inplace(a, b, true);
+}
 namespace {
 // r = a ± b limb-wise for operands already at one level and scale (no copy of a first).
-Ciphertext add_sub_fresh(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b, bool subtract) {
+Ciphertext add_sub_fresh(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b,
+                         bool subtract) {
   const std::size_t n = ctx.n(), limbs = std::size_t(a.level) + 1;
   const std::size_t parts = std::max(a.size(), b.size());
   Ciphertext r;
@@ -168,7 +182,8 @@ Ciphertext add_sub_fresh(const CkksContext& ctx, const Ciphertext& a, const Ciph
 Ciphertext Evaluator::add(const Ciphertext& a, const Ciphertext& b) const {
   check(a, "add");
   check(b, "add");
-  if (a.level == b.level && scales_match(a.scale, b.scale)) return add_sub_fresh(*ctx_, a, b, false);
+  if (a.level == b.level && scales_match(a.scale, b.scale))
+    return add_sub_fresh(*ctx_, a, b, false);
   Ciphertext r = a;
   add_inplace(r, b);
   return r;
@@ -202,7 +217,8 @@ Ciphertext Evaluator::negate(const Ciphertext& a) const {
 
 Ciphertext Evaluator::add_plain(const Ciphertext& a, const Plaintext& p) const {
   check(a, "add_plain");
-  DS_CHECK(p.context_id == ctx_->id(), "[ckks] add_plain: plaintext belongs to another parameter set");
+  DS_CHECK(p.context_id == ctx_->id(),
+           "[ckks] add_plain: plaintext belongs to another parameter set");
   DS_CHECK(p.level >= a.level && p.poly.limbs() == std::size_t(p.level) + 1,
            "[ckks] add_plain: plaintext level ", p.level, " is below the ciphertext's ", a.level);
   DS_CHECK(scales_match(a.scale, p.scale), "[ckks] add_plain: plaintext scale ", p.scale,
@@ -244,8 +260,8 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
   double log_q = 0;
   for (int i = 0; i <= level; ++i) log_q += std::log2(double(ctx_->modulus(i).value));
   DS_CHECK(std::log2(a.scale) + std::log2(b.scale) < log_q - 1, "[ckks] multiply: product scale 2^",
-           std::log2(a.scale) + std::log2(b.scale), " would overflow the modulus (2^", log_q, ") at level ",
-           level, "; rescale the operands first");
+           std::log2(a.scale) + std::log2(b.scale), " would overflow the modulus (2^", log_q,
+           ") at level ", level, "; rescale the operands first");
   const std::size_t n = ctx_->n(), limbs = std::size_t(level) + 1;
   Ciphertext r;
   r.level = level;
@@ -273,9 +289,11 @@ void Evaluator::multiply_inplace(Ciphertext& a, const Ciphertext& b) const { a =
 
 Ciphertext Evaluator::multiply_plain(const Ciphertext& a, const Plaintext& p) const {
   check(a, "multiply_plain");
-  DS_CHECK(p.context_id == ctx_->id(), "[ckks] multiply_plain: plaintext belongs to another parameter set");
+  DS_CHECK(p.context_id == ctx_->id(),
+           "[ckks] multiply_plain: plaintext belongs to another parameter set");
   DS_CHECK(p.level >= a.level && p.poly.limbs() == std::size_t(p.level) + 1,
-           "[ckks] multiply_plain: plaintext level ", p.level, " is below the ciphertext's ", a.level);
+           "[ckks] multiply_plain: plaintext level ", p.level, " is below the ciphertext's ",
+           a.level);
   Ciphertext r = a;
   const std::size_t n = ctx_->n(), limbs = std::size_t(a.level) + 1;
 #pragma omp parallel for if (limbs * n >= kParallelMin / 2) schedule(static)
@@ -292,6 +310,53 @@ Ciphertext Evaluator::multiply_plain(const Ciphertext& a, const Plaintext& p) co
   return r;
 }
 
+Ciphertext Evaluator::multiply_plain_sum(const std::vector<const Ciphertext*>& a,
+                                         const std::vector<const Plaintext*>& p) const {
+  DS_CHECK(!a.empty() && a.size() == p.size(),
+           "[ckks] multiply_plain_sum: needs as many plaintexts as ciphertexts (", a.size(), " vs ",
+           p.size(), "), at least one");
+  DS_CHECK(a.size() <= 256,
+           "[ckks] multiply_plain_sum: at most 256 terms (128-bit accumulation), got ", a.size());
+  const Ciphertext& a0 = *a[0];
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    check(*a[k], "multiply_plain_sum");
+    DS_CHECK(a[k]->level == a0.level && a[k]->scale == a0.scale && a[k]->size() == a0.size(),
+             "[ckks] multiply_plain_sum: ciphertexts must share level, scale and size");
+    DS_CHECK(p[k]->context_id == ctx_->id(),
+             "[ckks] multiply_plain_sum: plaintext belongs to another parameter set");
+    DS_CHECK(p[k]->level >= a0.level && p[k]->poly.limbs() == std::size_t(p[k]->level) + 1 &&
+                 p[k]->scale == p[0]->scale,
+             "[ckks] multiply_plain_sum: plaintexts must share a scale and be at the ciphertexts' "
+             "level or above");
+  }
+  const std::size_t n = ctx_->n(), limbs = std::size_t(a0.level) + 1, terms = a.size();
+  Ciphertext r;
+  r.level = a0.level;
+  r.scale = a0.scale * p[0]->scale;
+  r.context_id = a0.context_id;
+  r.parts.resize(a0.size());
+  for (auto& part : r.parts) part = RnsPoly(n, limbs, Uninit{});
+#pragma omp parallel for if (limbs * n >= kParallelMin / 2) schedule(static)
+  for (std::size_t i = 0; i < limbs; ++i) {
+    const Modulus& q = ctx_->modulus(i);
+    for (std::size_t s = 0; s < r.parts.size(); ++s) {
+      u64* out = r.parts[s].limb(i);
+      for (std::size_t t0 = 0; t0 < n; t0 += 256) {  // a block of coefficients stays in L1
+        const std::size_t t1 = std::min(n, t0 + 256);
+        u128 acc[256];
+        for (std::size_t t = t0; t < t1; ++t) acc[t - t0] = 0;
+        for (std::size_t k = 0; k < terms; ++k) {
+          const u64* x = a[k]->parts[s].limb(i);
+          const u64* m = p[k]->poly.limb(i);
+          for (std::size_t t = t0; t < t1; ++t) acc[t - t0] += u128(x[t]) * m[t];
+        }
+        for (std::size_t t = t0; t < t1; ++t) out[t] = barrett_reduce_128(acc[t - t0], q);
+      }
+    }
+  }
+  return r;
+}
+
 Ciphertext Evaluator::multiply_int(const Ciphertext& a, std::int64_t k) const {
   check(a, "multiply_int");
   Ciphertext r = a;
@@ -304,7 +369,8 @@ Ciphertext Evaluator::multiply_int(const Ciphertext& a, std::int64_t k) const {
 void Evaluator::relinearize_inplace(Ciphertext& a) const {
   check(a, "relinearize");
   if (a.size() == 2) return;
-  DS_CHECK(relin_ != nullptr, "[ckks] relinearize: no relinearization keys were given to the evaluator");
+  DS_CHECK(relin_ != nullptr,
+           "[ckks] relinearize: no relinearization keys were given to the evaluator");
   Decomposed dec = decompose(*ctx_, a.parts[2], a.level);
   RnsPoly u0, u1;
   // (c0, c1) + KeySwitch(c2), the addition fused into ModDown's last pass.
@@ -317,7 +383,8 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
 Ciphertext Evaluator::relinearize(const Ciphertext& a) const {
   check(a, "relinearize");
   if (a.size() == 2) return a;
-  DS_CHECK(relin_ != nullptr, "[ckks] relinearize: no relinearization keys were given to the evaluator");
+  DS_CHECK(relin_ != nullptr,
+           "[ckks] relinearize: no relinearization keys were given to the evaluator");
   Decomposed dec = decompose(*ctx_, a.parts[2], a.level);
   Ciphertext r;
   r.level = a.level;
@@ -344,7 +411,8 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
       const Modulus& q = ctx_->modulus(i);
       U64Vec tmp(n);  // uninitialised: fully written below
       const u64 half_mod = barrett_reduce_64(half, q);
-      for (std::size_t t = 0; t < n; ++t) tmp[t] = sub_mod(barrett_reduce_64(last[t], q), half_mod, q.value);
+      for (std::size_t t = 0; t < n; ++t)
+        tmp[t] = sub_mod(barrett_reduce_64(last[t], q), half_mod, q.value);
       ctx_->ntt(i).forward(tmp.data());
       const u64 w = ctx_->inv_q_last(int(l), i), wp = ctx_->inv_q_last_shoup(int(l), i);
       u64* x = p.limb(i);
@@ -390,7 +458,8 @@ Ciphertext Evaluator::mul_plain_rescale(const Ciphertext& a, const Plaintext& p)
   require_levels(a, 1, "mul_plain");
   Ciphertext r = multiply_plain(a, p);
   rescale_inplace(r);
-  if (a.level >= 1 && scales_match(r.scale, ctx_->level_scale(r.level))) r.scale = ctx_->level_scale(r.level);
+  if (a.level >= 1 && scales_match(r.scale, ctx_->level_scale(r.level)))
+    r.scale = ctx_->level_scale(r.level);
   return r;
 }
 
@@ -452,8 +521,8 @@ Ciphertext Evaluator::rotate(const Ciphertext& a, int steps) const {
   if (galois_ && galois_->has(g)) return apply_galois(a, g);
   // Compose from power-of-two keys: right rotation by (slots - r) if that has fewer bits.
   const long long rr = slots - r;
-  const bool use_right = __builtin_popcountll(rr) < __builtin_popcountll(r) &&
-                         galois_ && galois_->has(ctx_->galois_element(-1));
+  const bool use_right = __builtin_popcountll(rr) < __builtin_popcountll(r) && galois_ &&
+                         galois_->has(ctx_->galois_element(-1));
   long long rem = use_right ? rr : r;
   Ciphertext cur = a;
   for (int bit = 0; rem; ++bit, rem >>= 1) {
@@ -471,11 +540,13 @@ void Evaluator::rotate_inplace(Ciphertext& a, int steps) const { a = rotate(a, s
 
 Ciphertext Evaluator::conjugate(const Ciphertext& a) const {
   check(a, "conjugate");
-  DS_CHECK(galois_ && galois_->has(ctx_->conjugation_element()), "[ckks] conjugate: no conjugation key");
+  DS_CHECK(galois_ && galois_->has(ctx_->conjugation_element()),
+           "[ckks] conjugate: no conjugation key");
   return apply_galois(a, ctx_->conjugation_element());
 }
 
-std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std::vector<int>& steps) const {
+std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a,
+                                                  const std::vector<int>& steps) const {
   check(a, "rotate_hoisted");
   DS_CHECK(a.size() == 2, "[ckks] rotate: relinearize first");
   std::vector<Ciphertext> out(steps.size());
@@ -507,7 +578,8 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std
       r.scale = a.scale;
       r.context_id = a.context_id;
       r.parts.resize(2);
-      key_switch(*ctx_, dec, galois_key(g, steps[k]), &perm, r.parts[0], r.parts[1], &a.parts[0], nullptr, &perm);
+      key_switch(*ctx_, dec, galois_key(g, steps[k]), &perm, r.parts[0], r.parts[1], &a.parts[0],
+                 nullptr, &perm);
     } catch (...) {
 #pragma omp critical(ds_rotate_hoisted)
       if (!error) error = std::current_exception();

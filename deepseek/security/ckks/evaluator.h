@@ -48,7 +48,12 @@ class Evaluator {
   Ciphertext multiply(const Ciphertext& a, const Ciphertext& b) const;  // 3 parts, scale product
   void multiply_inplace(Ciphertext& a, const Ciphertext& b) const;
   Ciphertext multiply_plain(const Ciphertext& a, const Plaintext& p) const;  // no rescale
-  Ciphertext multiply_int(const Ciphertext& a, std::int64_t k) const;      // exact, no level
+  // Σ_i a_i ⊙ p_i (no rescale) with one reduction per coefficient (products summed in 128
+  // bits): the inner sums of baby-step/giant-step transforms. The a_i share level, scale and
+  // part count; the p_i share a scale. At most 256 terms.
+  Ciphertext multiply_plain_sum(const std::vector<const Ciphertext*>& a,
+                                const std::vector<const Plaintext*>& p) const;
+  Ciphertext multiply_int(const Ciphertext& a, std::int64_t k) const;  // exact, no level
   Ciphertext relinearize(const Ciphertext& a) const;
   void relinearize_inplace(Ciphertext& a) const;
   Ciphertext rescale(const Ciphertext& a) const;

@@ -176,16 +176,16 @@ EncryptedTensor PlainMatrix::apply(const ckks::Evaluator& ev, const EncryptedTen
       std::vector<Ciphertext> rx = ev.rotate_hoisted(xc, baby);
       // Giant steps are independent: whole ones per thread (see parallel_sum.h).
       auto sum = detail::parallel_sum(ev, b2_, [&](std::size_t g) -> std::optional<Ciphertext> {
-        std::optional<Ciphertext> inner;
+        std::vector<const Ciphertext*> xs;
+        std::vector<const ckks::Plaintext*> ps;
         for (std::size_t j = 0; j < b1_ && g * b1_ + j < K_; ++j) {
           const std::size_t k = g * b1_ + j;
           if (!blocks_[bi].nonzero[k]) continue;
-          Ciphertext t = ev.multiply_plain(rx[j], pts[k]);
-          if (inner)
-            ev.add_inplace(*inner, t);
-          else
-            inner = std::move(t);
+          xs.push_back(&rx[j]);
+          ps.push_back(&pts[k]);
         }
+        if (xs.empty()) return std::nullopt;
+        std::optional<Ciphertext> inner = ev.multiply_plain_sum(xs, ps);
         if (inner && g > 0) inner = ev.rotate(*inner, int(g * b1_) * B);
         return inner;
       });

@@ -75,16 +75,14 @@ Ciphertext linear_transform(const ckks::Evaluator& ev, const Ciphertext& x,
   for (auto& [g, items] : groups) work.push_back({g, &items});
   Ciphertext acc =
       *detail::parallel_sum(ev, work.size(), [&](std::size_t w) -> std::optional<Ciphertext> {
-        Ciphertext inner;
-        bool hi = false;
         const long long sh = (long long)work[w].first * b1 * unit;
+        std::vector<const Ciphertext*> xs;
+        std::vector<const ckks::Plaintext*> ps;
         for (auto [j, t] : *work[w].second) {
-          Ciphertext p = ev.multiply_plain(rx[std::size_t(j)], pts[t]);
-          if (hi)
-            ev.add_inplace(inner, p);
-          else
-            inner = std::move(p), hi = true;
+          xs.push_back(&rx[std::size_t(j)]);
+          ps.push_back(&pts[t]);
         }
+        Ciphertext inner = ev.multiply_plain_sum(xs, ps);
         if (sh) inner = ev.rotate(inner, int(sh));
         return inner;
       });
@@ -245,15 +243,14 @@ EncryptedTensor encrypted_matmul(const ckks::Evaluator& ev, const EncryptedTenso
   const Ciphertext A0w = ev.rotate(A0, -dd);
   // The d-1 terms are independent: one per thread at a time (see parallel_sum.h). Their sum
   // has 3 parts: one relinearization at the end.
-  auto sum3 = detail::parallel_sum(ev, std::size_t(dd - 1),
-                                   [&](std::size_t i) -> std::optional<Ciphertext> {
-                                     const int k = int(i) + 1;
-                                     Ciphertext phi = ev.multiply_plain(A0, plains->m1[i]);
-                                     ev.add_inplace(phi, ev.multiply_plain(A0w, plains->m2[i]));
-                                     ev.rescale_inplace(phi);
-                                     phi.scale = ctx.level_scale(phi.level);
-                                     return ev.multiply(ev.rotate(phi, k), rb[i]);
-                                   });
+  auto sum3 = detail::parallel_sum(
+      ev, std::size_t(dd - 1), [&](std::size_t i) -> std::optional<Ciphertext> {
+        const int k = int(i) + 1;
+        Ciphertext phi = ev.multiply_plain_sum({&A0, &A0w}, {&plains->m1[i], &plains->m2[i]});
+        ev.rescale_inplace(phi);
+        phi.scale = ctx.level_scale(phi.level);
+        return ev.multiply(ev.rotate(phi, k), rb[i]);
+      });
   if (sum3) {
     Ciphertext acc3 = std::move(*sum3);
     ev.relinearize_inplace(acc3);
