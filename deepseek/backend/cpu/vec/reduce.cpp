@@ -260,7 +260,7 @@ void reduce(const Tensor& in, Tensor& out, const std::vector<bool>& mask, Finish
       // The cascade of reduce_contiguous, column-wise: row r of a block goes to lane
       // r mod kSumLanes (kSumLanes accumulator rows per column tile), lanes fold by the same
       // tree at the end of each block, block sums add in f64. Same bits as a contiguous sum.
-      constexpr int64_t kT = 256;
+      constexpr int64_t kT = 1024;  // lanes: 32 x 1024 accumulators (128 KiB, L2); rows read 4 KiB runs
       parallel_for(0, n_out, grain, [&](int64_t b, int64_t e) {
         std::unique_ptr<Acc[]> lanes(new Acc[kSumLanes * kT]);
         double tot[kT];
