@@ -1,9 +1,15 @@
 #include "deepseek/ops/dispatcher.h"
 
+#include "deepseek/core/accelerator.h"
 #include "deepseek/core/parallel.h"
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
 
 namespace deepseek::ops {
 namespace {
@@ -52,6 +58,43 @@ Tensor allocate_like_inputs(const OpCall& call, const TensorMeta& m) {
   return Tensor::empty(m.sizes, m.dtype, m.device);
 }
 
+// DEEPSEEK_PROFILE_OPS=1: time of each kernel by op name, printed at exit. The device is
+// synchronized around every kernel, so the figures are exclusive (and the run is slower).
+struct OpProfile {
+  bool on = std::getenv("DEEPSEEK_PROFILE_OPS") != nullptr;
+  std::mutex mu;
+  std::map<std::string, std::pair<double, int64_t>> by_op;  // seconds, calls
+  ~OpProfile() {
+    if (!on || by_op.empty()) return;
+    std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(by_op.begin(), by_op.end());
+    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
+    double total = 0;
+    for (auto& r : rows) total += r.second.first;
+    std::fprintf(stderr, "%-36s %10s %8s %6s\n", "op", "ms", "calls", "%");
+    for (auto& r : rows)
+      std::fprintf(stderr, "%-36s %10.2f %8lld %6.1f\n", r.first.c_str(), r.second.first * 1e3,
+                   static_cast<long long>(r.second.second), 100.0 * r.second.first / total);
+  }
+};
+OpProfile& op_profile() {
+  static OpProfile p;
+  return p;
+}
+
+void run_profiled(const OpDef& def, const KernelFn& k, const std::vector<Tensor>& in, std::vector<Tensor>& outs,
+                  const Attrs& attrs, Device dev) {
+  if (dev.is_cuda()) cuda_synchronize(dev.index);
+  auto t0 = std::chrono::steady_clock::now();
+  k(in, outs, attrs);
+  if (dev.is_cuda()) cuda_synchronize(dev.index);
+  double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  OpProfile& p = op_profile();
+  std::lock_guard<std::mutex> lock(p.mu);
+  auto& e = p.by_op[def.name];
+  e.first += dt;
+  e.second += 1;
+}
+
 std::vector<Tensor> run_chain(int slot, OpCall& call) {
   for (; slot < kNumSlots; ++slot) {
     Interposer* ip = g_interposers[slot];
@@ -97,7 +140,9 @@ std::vector<Tensor> run_kernel(OpCall& call) {
     const KernelFn& k = def.kernels[static_cast<int>(dev.type)];
     DS_CHECK(k, "has no kernel for device ", dev.str());
     if (!def.deterministic) check_deterministic(def.name.c_str());
-    k(call.inputs, outs, call.attrs);
+    static const bool profiling = op_profile().on;
+    if (profiling) run_profiled(def, k, call.inputs, outs, call.attrs, dev);
+    else k(call.inputs, outs, call.attrs);
     if (call.inplace_self.defined()) call.inplace_self.bump_version();
     return outs;
   } catch (const Error& e) {

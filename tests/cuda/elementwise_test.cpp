@@ -160,3 +160,50 @@ TEST(CudaElementwise, InPlaceOnViews) {
 
 }  // namespace
 }  // namespace deepseek::testing
+
+#ifdef DEEPSEEK_WITH_CUDA
+#include "deepseek/backend/cuda/runtime.h"
+
+namespace deepseek::testing {
+namespace {
+
+// Pinned host memory: the copy to the device is asynchronous and the source stays alive until
+// it has run; a second stream's use of a block delays its reuse (record_stream).
+TEST(CudaDevice, PinnedCopiesAndStreams) {
+  DS_REQUIRE_CUDA();
+  Tensor host = randn({1 << 20});
+  Tensor pinned = cuda::pin_memory(host);
+  EXPECT_TRUE(cuda::is_pinned(pinned));
+  EXPECT_FALSE(cuda::is_pinned(host));
+  Tensor dev = pinned.to(kCuda);
+  pinned = Tensor();  // dropped while the copy may still be in flight
+  EXPECT_TRUE(close(dev.to(kCPU), host, 0, 0));
+
+  // The side stream outlives every block allocated on it (a block is freed on its stream).
+  static cudaStream_t side = [] {
+    cudaStream_t s = nullptr;
+    cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+    return s;
+  }();
+  ASSERT_NE(side, nullptr);
+  Tensor a = ones({4096}, {DType::f32, kCuda});
+  Tensor b;
+  {
+    cuda::Event ready;
+    ready.record();
+    cuda::StreamGuard g(side);
+    ready.wait(side);
+    b = mul(a, 3.0);  // queued on the side stream
+    cuda::record_stream(a, side);
+  }
+  a = Tensor();  // freed on its own stream after the side stream's work
+  Tensor c = zeros({4096}, {DType::f32, kCuda});  // may reuse a's block, only once it is safe
+  cuda::synchronize();
+  ASSERT_EQ(cudaStreamSynchronize(side), cudaSuccess);
+  EXPECT_TRUE(close(b.to(kCPU), full({4096}, 3.0), 0, 0));
+  EXPECT_TRUE(close(c.to(kCPU), zeros({4096}), 0, 0));
+}
+
+}  // namespace
+}  // namespace deepseek::testing
+#endif

@@ -173,16 +173,17 @@ void forward(const Tensor& x, const Tensor& w, const Tensor& y, const ConvArgs& 
     if (have) perf = it->second;
   }
   if (!have) {
-    Tensor ws = workspace(kMaxWorkspace / 4, x.device());
+    Tensor ws = workspace(kMaxWorkspace, x.device());
     cudnnConvolutionFwdAlgoPerf_t perfs[kAlgos];
     int n = 0;
     DS_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, xd.d, x.raw_data(), wd.d, w.raw_data(), cd.d, yd.d,
                                                           y.raw_data(), kAlgos, &n, perfs, ws.raw_data(),
-                                                          kMaxWorkspace / 4));
+                                                          kMaxWorkspace));
     perf = pick(perfs, n, "convolution forward");
     std::lock_guard<std::mutex> lock(g_cache_mu);
     g_fwd[key] = perf;
   }
+  DS_CUDNN_CHECK(cudnnSetConvolutionMathType(cd.d, perf.mathType));  // as found, or BAD_PARAM
   Tensor ws = workspace(perf.memory, x.device());
   float one = 1.f, zero = 0.f;
   double oned = 1.0, zerod = 0.0;
@@ -208,16 +209,17 @@ void backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, const Co
     if (have) perf = it->second;
   }
   if (!have) {
-    Tensor ws = workspace(kMaxWorkspace / 4, dy.device());
+    Tensor ws = workspace(kMaxWorkspace, dy.device());
     cudnnConvolutionBwdDataAlgoPerf_t perfs[kAlgos];
     int n = 0;
     DS_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, wd.d, w.raw_data(), dyd.d, dy.raw_data(), cd.d,
                                                                dxd.d, dx.raw_data(), kAlgos, &n, perfs,
-                                                               ws.raw_data(), kMaxWorkspace / 4));
+                                                               ws.raw_data(), kMaxWorkspace));
     perf = pick(perfs, n, "convolution backward-data");
     std::lock_guard<std::mutex> lock(g_cache_mu);
     g_bwd_data[key] = perf;
   }
+  DS_CUDNN_CHECK(cudnnSetConvolutionMathType(cd.d, perf.mathType));
   Tensor ws = workspace(perf.memory, dy.device());
   float one = 1.f, zero = 0.f;
   double oned = 1.0, zerod = 0.0;
@@ -243,16 +245,17 @@ void backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw, const 
     if (have) perf = it->second;
   }
   if (!have) {
-    Tensor ws = workspace(kMaxWorkspace / 4, dy.device());
+    Tensor ws = workspace(kMaxWorkspace, dy.device());
     cudnnConvolutionBwdFilterAlgoPerf_t perfs[kAlgos];
     int n = 0;
     DS_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, xd.d, x.raw_data(), dyd.d, dy.raw_data(), cd.d,
                                                                  wd.d, dw.raw_data(), kAlgos, &n, perfs,
-                                                                 ws.raw_data(), kMaxWorkspace / 4));
+                                                                 ws.raw_data(), kMaxWorkspace));
     perf = pick(perfs, n, "convolution backward-filter");
     std::lock_guard<std::mutex> lock(g_cache_mu);
     g_bwd_filter[key] = perf;
   }
+  DS_CUDNN_CHECK(cudnnSetConvolutionMathType(cd.d, perf.mathType));
   Tensor ws = workspace(perf.memory, dy.device());
   float one = 1.f, zero = 0.f;
   double oned = 1.0, zerod = 0.0;

@@ -2,7 +2,7 @@
 // backend/cpu/loops.h. Three paths:
 //  - contiguous operands (inputs may also be single elements, e.g. a wrapped scalar): each
 //    thread handles 4 elements with 16-byte-aligned vector loads when the pointers allow;
-//  - anything else: dims are sorted into the output's memory order, size-1 dims dropped and
+//  - anything else (misaligned contiguous operands too): dims are sorted into the output's memory order, size-1 dims dropped and
 //    dims contiguous for every operand merged, then each element's offsets come from its
 //    linear index.
 // f(in...) -> Out runs in device code; functors are usually __device__ lambdas.
@@ -26,19 +26,36 @@ constexpr int kMaxDims = 12;
 constexpr int kThreads = 256;
 constexpr int kVec = 4;
 
+// n / d for 0 <= n < 2^31 by a multiply-high and a shift (Granlund–Montgomery, as
+// PyTorch's IntDivider): the strided path divides every linear index once per dim, and a
+// 64-bit division costs dozens of instructions.
+struct FastDivider {
+  uint32_t divisor = 1, magic = 1, shift = 0;
+  FastDivider() = default;
+  explicit FastDivider(uint32_t d) : divisor(d) {
+    shift = 0;
+    while (shift < 32 && (uint64_t{1} << shift) < d) ++shift;
+    magic = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1);
+  }
+  __device__ __forceinline__ uint32_t div(uint32_t n) const { return (__umulhi(n, magic) + n) >> shift; }
+};
+
+// Launches of the strided path keep numel below 2^31 (larger ones are split), so linear
+// indices are 32-bit; byte offsets stay 64-bit.
 template <int N>  // N operands, output first
 struct StridedIndexer {
   int ndim = 0;
-  int64_t sizes[kMaxDims];           // innermost last
+  FastDivider sizes[kMaxDims];       // innermost last
   int64_t strides[kMaxDims][N];      // bytes
-  __device__ __forceinline__ void offsets(int64_t linear, int64_t* off) const {
+  __device__ __forceinline__ void offsets(uint32_t linear, int64_t* off) const {
 #pragma unroll
     for (int k = 0; k < N; ++k) off[k] = 0;
     for (int d = ndim - 1; d >= 0; --d) {
-      int64_t i = linear % sizes[d];
-      linear /= sizes[d];
+      uint32_t q = sizes[d].div(linear);
+      uint32_t i = linear - q * sizes[d].divisor;
+      linear = q;
 #pragma unroll
-      for (int k = 0; k < N; ++k) off[k] += i * strides[d][k];
+      for (int k = 0; k < N; ++k) off[k] += static_cast<int64_t>(i) * strides[d][k];
     }
   }
 };
@@ -62,6 +79,7 @@ StridedIndexer<N> make_indexer(const std::array<const Tensor*, N>& ops, const Sh
     return std::abs(st[a][0]) > std::abs(st[b][0]);
   });
   StridedIndexer<N> ix;
+  int64_t sizes[kMaxDims];
   for (int64_t i : order) {
     if (shape[i] == 1) continue;
     if (ix.ndim > 0) {
@@ -69,16 +87,17 @@ StridedIndexer<N> make_indexer(const std::array<const Tensor*, N>& ops, const Sh
       for (int k = 0; k < N; ++k)
         if (ix.strides[ix.ndim - 1][k] != st[i][k] * shape[i]) merge = false;
       if (merge) {
-        ix.sizes[ix.ndim - 1] *= shape[i];
+        sizes[ix.ndim - 1] *= shape[i];
         for (int k = 0; k < N; ++k) ix.strides[ix.ndim - 1][k] = st[i][k];
         continue;
       }
     }
     DS_CHECK(ix.ndim < kMaxDims, "CUDA elementwise: more than ", kMaxDims, " non-mergeable dims");
-    ix.sizes[ix.ndim] = shape[i];
+    sizes[ix.ndim] = shape[i];
     for (int k = 0; k < N; ++k) ix.strides[ix.ndim][k] = st[i][k];
     ++ix.ndim;
   }
+  for (int d = 0; d < ix.ndim; ++d) ix.sizes[d] = FastDivider(static_cast<uint32_t>(sizes[d]));
   return ix;
 }
 
@@ -152,22 +171,21 @@ __global__ void ew_vector_kernel(int64_t n, uint32_t scalar_mask, A a, Out* __re
 }
 
 template <typename A, typename Out>
-__global__ void ew_contiguous_kernel(int64_t n, uint32_t scalar_mask, A a, Out* __restrict__ out,
-                                     InputPtrs<A::M> in) {
-  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
-    out[i] = a.at(in, i, scalar_mask);
-}
-
-template <typename A, typename Out>
-__global__ void ew_strided_kernel(int64_t n, StridedIndexer<1 + A::M> ix, A a, char* out,
+__global__ void ew_strided_kernel(uint32_t n, StridedIndexer<1 + A::M> ix, A a, char* out,
                                   InputPtrs<A::M> in) {
-  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+  uint32_t stride = gridDim.x * blockDim.x;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
     int64_t off[1 + A::M];
     ix.offsets(i, off);
     *reinterpret_cast<Out*>(out + off[0]) = a.at_offsets(in, off, std::make_index_sequence<A::M>{});
   }
+}
+
+// A view of t narrowed along dim d (no dispatcher: kernels must not record ops).
+inline Tensor narrow_view(const Tensor& t, int64_t d, int64_t start, int64_t len) {
+  Shape s = t.sizes();
+  s[d] = len;
+  return Tensor::make(t.storage(), s, t.strides(), t.offset() + start * t.strides()[d], t.dtype());
 }
 
 // out = f(ins...) elementwise; each input broadcasts to out's shape. Element types are the
@@ -201,16 +219,31 @@ void elementwise(const Tensor& out, const std::array<const Tensor*, sizeof...(In
   if (fast && aligned) {
     ew_vector_kernel<A, Out><<<blocks_for((n + kVec - 1) / kVec, kThreads), kThreads, 0, stream>>>(
         n, scalar_mask, A{f}, o, ptrs);
-  } else if (fast) {
-    ew_contiguous_kernel<A, Out><<<blocks_for(n, kThreads), kThreads, 0, stream>>>(
-        n, scalar_mask, A{f}, o, ptrs);
+  } else if (n >= (int64_t{1} << 31)) {
+    // Halve the outermost dim of size > 1 (inputs broadcast along it keep their view).
+    int64_t d = 0;
+    while (out.sizes()[d] == 1) ++d;
+    int64_t half = out.sizes()[d] / 2;
+    for (auto [start, len] : {std::pair<int64_t, int64_t>{0, half}, {half, out.sizes()[d] - half}}) {
+      std::vector<Tensor> parts;
+      std::array<const Tensor*, M> part_ptrs;
+      parts.reserve(M);
+      for (int k = 0; k < M; ++k) {
+        const Tensor& t = *ins[k];
+        int64_t td = d - (out.dim() - t.dim());
+        parts.push_back(td >= 0 && t.sizes()[td] != 1 ? narrow_view(t, td, start, len) : t);
+        part_ptrs[k] = &parts.back();
+      }
+      elementwise<Out, In...>(narrow_view(out, d, start, len), part_ptrs, f);
+    }
+    return;
   } else {
     std::array<const Tensor*, M + 1> all;
     all[0] = &out;
     for (int k = 0; k < M; ++k) all[k + 1] = ins[k];
     auto ix = make_indexer<M + 1>(all, out.sizes());
     ew_strided_kernel<A, Out><<<blocks_for(n, kThreads), kThreads, 0, stream>>>(
-        n, ix, A{f}, static_cast<char*>(out.raw_data()), ptrs);
+        static_cast<uint32_t>(n), ix, A{f}, static_cast<char*>(out.raw_data()), ptrs);
   }
   DS_CUDA_LAUNCH_CHECK();
 }
