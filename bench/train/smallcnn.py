@@ -90,8 +90,11 @@ def main():
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
 
+    load_before = os.getloadavg()[0]
     ours = ours_run(args.build, args.epochs, args.seed, args.threads)
+    load_mid = os.getloadavg()[0]
     ref = torch_run(args.epochs, args.seed)
+    load_after = os.getloadavg()[0]
 
     acc_o, acc_r = 100 * ours["test_accuracy"], 100 * ref["test_accuracy"]
     results = [
@@ -114,7 +117,11 @@ def main():
     machine = f"{os.cpu_count()} cores, {args.threads} threads, torch {torch.__version__}"
     os.makedirs("bench/results", exist_ok=True)
     with open("bench/results/train-cpu.json", "w") as f:
-        json.dump({"machine": machine, "commit": commit, "results": results}, f, indent=1)
+        # Other processes on the shared machine skew both runs: the 1-minute load average
+        # before ours, between the two runs and after PyTorch's.
+        json.dump({"machine": machine, "commit": commit,
+                   "load_average": [round(load_before, 2), round(load_mid, 2), round(load_after, 2)],
+                   "results": results}, f, indent=1)
     print("wrote bench/results/train-cpu.json")
 
 
