@@ -157,40 +157,60 @@ std::unordered_map<std::string, cudnnConvolutionBwdFilterAlgoPerf_t> g_bwd_filte
 constexpr size_t kMaxWorkspace = size_t{1} << 30;
 constexpr int kAlgos = 8;
 
+// Alpha = 1 and beta = 0 in the scaling type cuDNN expects for the data type.
+struct Scaling {
+  float f1 = 1.f, f0 = 0.f;
+  double d1 = 1.0, d0 = 0.0;
+  bool dbl;
+  explicit Scaling(DType t) : dbl(t == DType::f64) {}
+  const void* one() const { return dbl ? static_cast<const void*>(&d1) : &f1; }
+  const void* zero() const { return dbl ? static_cast<const void*>(&d0) : &f0; }
+};
+
+// Looks the algorithm up in `cache` (finding it by benchmark the first time), sets the math
+// type the search chose (cuDNN answers BAD_PARAM otherwise) and runs it with its workspace.
+template <typename Perf, typename Find, typename Run>
+void run_cached(std::unordered_map<std::string, Perf>& cache, const std::string& key, const ConvDesc& cd,
+                Device dev, const char* what, Find find, Run run) {
+  Perf perf;
+  bool have;
+  {
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    auto it = cache.find(key);
+    have = it != cache.end();
+    if (have) perf = it->second;
+  }
+  if (!have) {
+    Tensor ws = workspace(kMaxWorkspace, dev);
+    Perf perfs[kAlgos];
+    int n = 0;
+    find(ws.raw_data(), perfs, &n);
+    perf = pick(perfs, n, what);
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    cache[key] = perf;
+  }
+  DS_CUDNN_CHECK(cudnnSetConvolutionMathType(cd.d, perf.mathType));
+  Tensor ws = workspace(perf.memory, dev);
+  run(perf, ws.raw_data());
+}
+
 // y = conv(x, w): x, w dense; y written (any dense layout cuDNN accepts).
 void forward(const Tensor& x, const Tensor& w, const Tensor& y, const ConvArgs& c) {
   cudnnHandle_t h = handle();
   TensorDesc xd(x), yd(y);
   FilterDesc wd(w);
   ConvDesc cd(c, x.dtype());
-  std::string key = key_of(0, x, w, y, c);
-  cudnnConvolutionFwdAlgoPerf_t perf;
-  bool have;
-  {
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    auto it = g_fwd.find(key);
-    have = it != g_fwd.end();
-    if (have) perf = it->second;
-  }
-  if (!have) {
-    Tensor ws = workspace(kMaxWorkspace, x.device());
-    cudnnConvolutionFwdAlgoPerf_t perfs[kAlgos];
-    int n = 0;
-    DS_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, xd.d, x.raw_data(), wd.d, w.raw_data(), cd.d, yd.d,
-                                                          y.raw_data(), kAlgos, &n, perfs, ws.raw_data(),
-                                                          kMaxWorkspace));
-    perf = pick(perfs, n, "convolution forward");
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    g_fwd[key] = perf;
-  }
-  DS_CUDNN_CHECK(cudnnSetConvolutionMathType(cd.d, perf.mathType));  // as found, or BAD_PARAM
-  Tensor ws = workspace(perf.memory, x.device());
-  float one = 1.f, zero = 0.f;
-  double oned = 1.0, zerod = 0.0;
-  bool dbl = x.dtype() == DType::f64;
-  DS_CUDNN_CHECK(cudnnConvolutionForward(h, dbl ? (void*)&oned : (void*)&one, xd.d, x.raw_data(), wd.d, w.raw_data(),
-                                         cd.d, perf.algo, ws.raw_data(), perf.memory,
-                                         dbl ? (void*)&zerod : (void*)&zero, yd.d, y.raw_data()));
+  Scaling sc(x.dtype());
+  run_cached(
+      g_fwd, key_of(0, x, w, y, c), cd, x.device(), "convolution forward",
+      [&](void* ws, cudnnConvolutionFwdAlgoPerf_t* perfs, int* n) {
+        DS_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, xd.d, x.raw_data(), wd.d, w.raw_data(), cd.d, yd.d,
+                                                              y.raw_data(), kAlgos, n, perfs, ws, kMaxWorkspace));
+      },
+      [&](const cudnnConvolutionFwdAlgoPerf_t& perf, void* ws) {
+        DS_CUDNN_CHECK(cudnnConvolutionForward(h, sc.one(), xd.d, x.raw_data(), wd.d, w.raw_data(), cd.d, perf.algo,
+                                               ws, perf.memory, sc.zero(), yd.d, y.raw_data()));
+      });
 }
 
 // dx = conv^T(dy, w).
@@ -199,34 +219,18 @@ void backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, const Co
   TensorDesc dyd(dy), dxd(dx);
   FilterDesc wd(w);
   ConvDesc cd(c, dy.dtype());
-  std::string key = key_of(1, dx, w, dy, c);
-  cudnnConvolutionBwdDataAlgoPerf_t perf;
-  bool have;
-  {
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    auto it = g_bwd_data.find(key);
-    have = it != g_bwd_data.end();
-    if (have) perf = it->second;
-  }
-  if (!have) {
-    Tensor ws = workspace(kMaxWorkspace, dy.device());
-    cudnnConvolutionBwdDataAlgoPerf_t perfs[kAlgos];
-    int n = 0;
-    DS_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, wd.d, w.raw_data(), dyd.d, dy.raw_data(), cd.d,
-                                                               dxd.d, dx.raw_data(), kAlgos, &n, perfs,
-                                                               ws.raw_data(), kMaxWorkspace));
-    perf = pick(perfs, n, "convolution backward-data");
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    g_bwd_data[key] = perf;
-  }
-  DS_CUDNN_CHECK(cudnnSetConvolutionMathType(cd.d, perf.mathType));
-  Tensor ws = workspace(perf.memory, dy.device());
-  float one = 1.f, zero = 0.f;
-  double oned = 1.0, zerod = 0.0;
-  bool dbl = dy.dtype() == DType::f64;
-  DS_CUDNN_CHECK(cudnnConvolutionBackwardData(h, dbl ? (void*)&oned : (void*)&one, wd.d, w.raw_data(), dyd.d,
-                                              dy.raw_data(), cd.d, perf.algo, ws.raw_data(), perf.memory,
-                                              dbl ? (void*)&zerod : (void*)&zero, dxd.d, dx.raw_data()));
+  Scaling sc(dy.dtype());
+  run_cached(
+      g_bwd_data, key_of(1, dx, w, dy, c), cd, dy.device(), "convolution backward-data",
+      [&](void* ws, cudnnConvolutionBwdDataAlgoPerf_t* perfs, int* n) {
+        DS_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, wd.d, w.raw_data(), dyd.d, dy.raw_data(), cd.d,
+                                                                   dxd.d, dx.raw_data(), kAlgos, n, perfs, ws,
+                                                                   kMaxWorkspace));
+      },
+      [&](const cudnnConvolutionBwdDataAlgoPerf_t& perf, void* ws) {
+        DS_CUDNN_CHECK(cudnnConvolutionBackwardData(h, sc.one(), wd.d, w.raw_data(), dyd.d, dy.raw_data(), cd.d,
+                                                    perf.algo, ws, perf.memory, sc.zero(), dxd.d, dx.raw_data()));
+      });
 }
 
 // dw = correlation of x with dy.
@@ -235,34 +239,18 @@ void backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw, const 
   TensorDesc dyd(dy), xd(x);
   FilterDesc wd(dw);
   ConvDesc cd(c, dy.dtype());
-  std::string key = key_of(2, x, dw, dy, c);
-  cudnnConvolutionBwdFilterAlgoPerf_t perf;
-  bool have;
-  {
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    auto it = g_bwd_filter.find(key);
-    have = it != g_bwd_filter.end();
-    if (have) perf = it->second;
-  }
-  if (!have) {
-    Tensor ws = workspace(kMaxWorkspace, dy.device());
-    cudnnConvolutionBwdFilterAlgoPerf_t perfs[kAlgos];
-    int n = 0;
-    DS_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, xd.d, x.raw_data(), dyd.d, dy.raw_data(), cd.d,
-                                                                 wd.d, dw.raw_data(), kAlgos, &n, perfs,
-                                                                 ws.raw_data(), kMaxWorkspace));
-    perf = pick(perfs, n, "convolution backward-filter");
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    g_bwd_filter[key] = perf;
-  }
-  DS_CUDNN_CHECK(cudnnSetConvolutionMathType(cd.d, perf.mathType));
-  Tensor ws = workspace(perf.memory, dy.device());
-  float one = 1.f, zero = 0.f;
-  double oned = 1.0, zerod = 0.0;
-  bool dbl = dy.dtype() == DType::f64;
-  DS_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, dbl ? (void*)&oned : (void*)&one, xd.d, x.raw_data(), dyd.d,
-                                                dy.raw_data(), cd.d, perf.algo, ws.raw_data(), perf.memory,
-                                                dbl ? (void*)&zerod : (void*)&zero, wd.d, dw.raw_data()));
+  Scaling sc(dy.dtype());
+  run_cached(
+      g_bwd_filter, key_of(2, x, dw, dy, c), cd, dy.device(), "convolution backward-filter",
+      [&](void* ws, cudnnConvolutionBwdFilterAlgoPerf_t* perfs, int* n) {
+        DS_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, xd.d, x.raw_data(), dyd.d, dy.raw_data(),
+                                                                     cd.d, wd.d, dw.raw_data(), kAlgos, n, perfs, ws,
+                                                                     kMaxWorkspace));
+      },
+      [&](const cudnnConvolutionBwdFilterAlgoPerf_t& perf, void* ws) {
+        DS_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, sc.one(), xd.d, x.raw_data(), dyd.d, dy.raw_data(), cd.d,
+                                                      perf.algo, ws, perf.memory, sc.zero(), wd.d, dw.raw_data()));
+      });
 }
 
 bool symmetric(const ConvArgs& c) { return c.padding == c.padding_r; }
@@ -283,11 +271,8 @@ void add_bias(const Tensor& y, const Tensor& bias) {
   Tensor b = dense4(bias.reshape({1, bias.numel(), 1, 1}));
   cudnnHandle_t h = handle();
   TensorDesc bd(b), yd(y);
-  float one = 1.f;
-  double oned = 1.0;
-  bool dbl = y.dtype() == DType::f64;
-  DS_CUDNN_CHECK(cudnnAddTensor(h, dbl ? (void*)&oned : (void*)&one, bd.d, b.raw_data(),
-                                dbl ? (void*)&oned : (void*)&one, yd.d, y.raw_data()));
+  Scaling sc(y.dtype());
+  DS_CUDNN_CHECK(cudnnAddTensor(h, sc.one(), bd.d, b.raw_data(), sc.one(), yd.d, y.raw_data()));
 }
 
 void conv2d_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
