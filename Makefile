@@ -5,7 +5,8 @@ JOBS  ?= $(shell nproc)
 
 ifeq ($(BUILD),asan)
   BUILD_DIR := build-asan
-  CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Debug -DDEEPSEEK_SANITIZE=ON
+  # CUDA off: nvcc takes no -fsanitize, and ASan's shadow memory clashes with the CUDA driver.
+  CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Debug -DDEEPSEEK_SANITIZE=ON -DDEEPSEEK_CUDA=OFF
 else
   BUILD_DIR := build
   CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo
