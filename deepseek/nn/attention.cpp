@@ -132,6 +132,10 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
                to_string(mask.sizes()));
     }
   }
+  // Checked before bias_k / the zero key add their columns.
+  DS_CHECK(!kpm.defined() || (kpm.dim() == 2 && kpm.size(0) == N && kpm.size(1) == key.size(0)),
+           op, " key_padding_mask must be (", N, ", ", key.size(0), "), got ",
+           to_string(kpm.sizes()));
   if (bias_k.defined()) {
     k = cat({k, expand(bias_k, {1, N, E})}, 0);
     v = cat({v, expand(bias_v, {1, N, E})}, 0);
@@ -143,9 +147,15 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   q = transpose(reshape(q, {L, N * H, head_dim}), 0, 1);
   k = transpose(reshape(k, {S, N * H, head_dim}), 0, 1);
   v = transpose(reshape(v, {S, N * H, head_dim}), 0, 1);
+  if (options.add_zero_attn) {
+    Tensor z = zeros({N * H, 1, head_dim}, {k.dtype(), k.device()});
+    k = cat({k, z}, 1);
+    v = cat({v, z}, 1);
+    if (mask.defined()) mask = pad(mask, {0, 1});
+    if (kpm.defined()) kpm = pad(kpm, {0, 1});
+    ++S;
+  }
   if (kpm.defined()) {
-    DS_CHECK(kpm.dim() == 2 && kpm.size(0) == N && kpm.size(1) == S, op,
-             " key_padding_mask must be (", N, ", ", S, "), got ", to_string(kpm.sizes()));
     Tensor m = reshape(expand(reshape(kpm, {N, 1, 1, S}), {N, H, 1, S}), {N * H, 1, S});
     mask = mask.defined() ? add(mask, m) : m;
   }

@@ -15,6 +15,9 @@ struct MultiheadAttentionOptions {
   double dropout = 0.0;
   bool bias = true;
   bool add_bias_kv = false;
+  // Append a zero key and value (after bias_k/bias_v) to every sequence, masks padded by one
+  // unmasked column: every query can attend to "nothing". No parameters.
+  bool add_zero_attn = false;
   std::optional<int64_t> kdim, vdim;
   bool batch_first = false;
 };

@@ -13,6 +13,37 @@ MultiheadAttentionOptions attn_options(const TransformerLayerOptions& o) {
   return a;
 }
 Tensor at(const std::vector<Tensor>& v, size_t i) { return i < v.size() ? v[i] : Tensor(); }
+
+// PyTorch's copy.deepcopy of a layer: same configuration, dtype, device, mode and values.
+template <typename Layer>
+std::shared_ptr<Layer> clone_layer(const Layer& layer) {
+  const Tensor& w = layer.linear1->weight;
+  auto copy = std::make_shared<Layer>(layer.self_attn->embed_dim, layer.self_attn->num_heads,
+                                      layer.options, TensorOptions(w.dtype(), w.device()));
+  copy->load_state_dict(layer.state_dict());
+  copy->train(layer.is_training());
+  return copy;
+}
+
+template <typename Layer>
+std::shared_ptr<ModuleList> clone_layers(const Layer& layer, int64_t n, const char* owner) {
+  DS_CHECK(n >= 0, "[", owner, "] num_layers must be >= 0, got ", n);
+  auto list = std::make_shared<ModuleList>();
+  for (int64_t i = 0; i < n; ++i) list->push_back(clone_layer(layer));
+  return list;
+}
+
+// The (L, S) boolean causal mask (true above the diagonal = masked) that an is_causal flag
+// without an explicit mask stands for; the explicit mask wins when given, as in
+// MultiheadAttention. Built once here so the layers can be called through call() (hooks).
+Tensor causal_or(const Tensor& mask, bool is_causal, int64_t L, int64_t S, Device device) {
+  if (mask.defined() || !is_causal) return mask;
+  return triu(ones({L, S}, {DType::b8, device}), 1);
+}
+int64_t seq_len(const Tensor& x, bool batch_first, const char* owner) {
+  DS_CHECK(x.dim() == 3, "[", owner, "] input must be 3-D, got ", to_string(x.sizes()));
+  return x.size(batch_first ? 1 : 0);
+}
 }  // namespace
 
 // ---- encoder ----
@@ -70,6 +101,10 @@ std::vector<Tensor> TransformerEncoderLayer::forward_list(const std::vector<Tens
   return {forward(in[0], at(in, 1), at(in, 2))};
 }
 
+std::shared_ptr<TransformerEncoderLayer> TransformerEncoderLayer::clone() const {
+  return clone_layer(*this);
+}
+
 // ---- decoder ----
 
 TransformerDecoderLayer::TransformerDecoderLayer(int64_t d, int64_t h, TransformerLayerOptions o,
@@ -97,7 +132,7 @@ TransformerDecoderLayer::TransformerDecoderLayer(int64_t d, int64_t h, Transform
 Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
                                         const Tensor& tgt_mask, const Tensor& memory_mask,
                                         const Tensor& tgt_kpm, const Tensor& memory_kpm,
-                                        bool tgt_is_causal) {
+                                        bool tgt_is_causal, bool memory_is_causal) {
   auto sa = [&](const Tensor& x) {
     AttentionArgs a;
     a.attn_mask = tgt_mask;
@@ -111,6 +146,7 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
     a.attn_mask = memory_mask;
     a.key_padding_mask = memory_kpm;
     a.need_weights = false;
+    a.is_causal = memory_is_causal;
     return (*dropout2)((*multihead_attn)(x, memory, memory, a).first);
   };
   auto ff = [&](const Tensor& x) {
@@ -133,6 +169,72 @@ std::vector<Tensor> TransformerDecoderLayer::forward_list(const std::vector<Tens
   DS_CHECK(in.size() >= 2 && in.size() <= 6,
            "[TransformerDecoderLayer] takes tgt, memory[, "
            "tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask], got ",
+           in.size(), " inputs");
+  return {forward(in[0], in[1], at(in, 2), at(in, 3), at(in, 4), at(in, 5))};
+}
+
+std::shared_ptr<TransformerDecoderLayer> TransformerDecoderLayer::clone() const {
+  return clone_layer(*this);
+}
+
+// ---- stacks ----
+
+TransformerEncoder::TransformerEncoder(const TransformerEncoderLayer& encoder_layer, int64_t n,
+                                       ModulePtr norm_module)
+    : Module("TransformerEncoder"), num_layers(n) {
+  layers = register_module("layers", clone_layers(encoder_layer, n, "TransformerEncoder"));
+  if (norm_module) norm = register_module("norm", std::move(norm_module));
+}
+
+Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask, const Tensor& kpm,
+                                   bool is_causal) {
+  Tensor m = mask;
+  if (is_causal && !mask.defined() && num_layers > 0) {
+    int64_t S = seq_len(src, layer(0)->options.batch_first, "TransformerEncoder");
+    m = causal_or(mask, is_causal, S, S, src.device());
+  }
+  Tensor x = src;
+  for (const auto& l : *layers) x = first(l->call({x, m, kpm}));
+  if (norm) x = (*norm)(x);
+  return x;
+}
+
+std::vector<Tensor> TransformerEncoder::forward_list(const std::vector<Tensor>& in) {
+  DS_CHECK(!in.empty() && in.size() <= 3,
+           "[TransformerEncoder] takes src[, mask[, src_key_padding_mask]], got ", in.size(),
+           " inputs");
+  return {forward(in[0], at(in, 1), at(in, 2))};
+}
+
+TransformerDecoder::TransformerDecoder(const TransformerDecoderLayer& decoder_layer, int64_t n,
+                                       ModulePtr norm_module)
+    : Module("TransformerDecoder"), num_layers(n) {
+  layers = register_module("layers", clone_layers(decoder_layer, n, "TransformerDecoder"));
+  if (norm_module) norm = register_module("norm", std::move(norm_module));
+}
+
+Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask,
+                                   const Tensor& memory_mask, const Tensor& tgt_kpm,
+                                   const Tensor& memory_kpm, bool tgt_is_causal,
+                                   bool memory_is_causal) {
+  Tensor tm = tgt_mask, mm = memory_mask;
+  if (num_layers > 0 && ((tgt_is_causal && !tm.defined()) || (memory_is_causal && !mm.defined()))) {
+    bool bf = layer(0)->options.batch_first;
+    int64_t T = seq_len(tgt, bf, "TransformerDecoder");
+    int64_t S = seq_len(memory, bf, "TransformerDecoder");
+    tm = causal_or(tm, tgt_is_causal, T, T, tgt.device());
+    mm = causal_or(mm, memory_is_causal, T, S, tgt.device());
+  }
+  Tensor x = tgt;
+  for (const auto& l : *layers) x = first(l->call({x, memory, tm, mm, tgt_kpm, memory_kpm}));
+  if (norm) x = (*norm)(x);
+  return x;
+}
+
+std::vector<Tensor> TransformerDecoder::forward_list(const std::vector<Tensor>& in) {
+  DS_CHECK(in.size() >= 2 && in.size() <= 6,
+           "[TransformerDecoder] takes tgt, memory[, tgt_mask, memory_mask, "
+           "tgt_key_padding_mask, memory_key_padding_mask], got ",
            in.size(), " inputs");
   return {forward(in[0], in[1], at(in, 2), at(in, 3), at(in, 4), at(in, 5))};
 }

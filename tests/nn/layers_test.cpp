@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 
+#include "deepseek/autograd/grad_mode.h"
 #include "deepseek/nn/nn.h"
 #include "tests/support/test_util.h"
 
@@ -91,6 +92,33 @@ std::map<std::string, std::function<ModulePtr()>> count_configs() {
          return make_shared<TransformerEncoderLayer>(768, 12, o);
        }},
       {"decoder_512_8", [] { return make_shared<TransformerDecoderLayer>(512, 8); }},
+      {"encoder_stack_6_512_norm",
+       [] {
+         return make_shared<TransformerEncoder>(TransformerEncoderLayer(512, 8), 6,
+                                                make_shared<LayerNorm>(Shape{512}));
+       }},
+      {"encoder_stack_2_64_pre_nobias",
+       [] {
+         TransformerLayerOptions o;
+         o.dim_feedforward = 128;
+         o.bias = false;
+         o.norm_first = true;
+         return make_shared<TransformerEncoder>(TransformerEncoderLayer(64, 4, o), 2);
+       }},
+      {"decoder_stack_3_64_norm",
+       [] {
+         TransformerLayerOptions o;
+         o.dim_feedforward = 256;
+         return make_shared<TransformerDecoder>(TransformerDecoderLayer(64, 4, o), 3,
+                                                make_shared<LayerNorm>(Shape{64}));
+       }},
+      {"mha_zero_attn_bias_kv",
+       [] {
+         MultiheadAttentionOptions o;
+         o.add_bias_kv = true;
+         o.add_zero_attn = true;
+         return make_shared<MultiheadAttention>(16, 2, o);
+       }},
       {"sequential_mlp",
        [] {
          return ModulePtr(make_shared<Sequential>(std::vector<ModulePtr>{
@@ -142,6 +170,24 @@ std::map<std::string, ForwardCase> forward_cases() {
     args.attn_mask = in.size() > 4 ? in[4] : Tensor();
     auto [o, w] = a(in[0], in[1], in[2], args);
     return std::vector<Tensor>{o, w};
+  };
+  auto zero_attn = [](int64_t kdim, int64_t vdim, bool bias_kv) {
+    return [=] {
+      MultiheadAttentionOptions o;
+      o.add_zero_attn = true;
+      o.add_bias_kv = bias_kv;
+      if (kdim) o.kdim = kdim;
+      if (vdim) o.vdim = vdim;
+      return ModulePtr(make_shared<MultiheadAttention>(8, 2, o));
+    };
+  };
+  auto layer_opts = [](int64_t ff, const char* act, bool norm_first, bool batch_first) {
+    TransformerLayerOptions o;
+    o.dim_feedforward = ff;
+    o.activation = act;
+    o.norm_first = norm_first;
+    o.batch_first = batch_first;
+    return o;
   };
   std::map<std::string, ForwardCase> c = {
       {"linear", simple([] { return make_shared<Linear>(5, 3); })},
@@ -233,6 +279,54 @@ std::map<std::string, ForwardCase> forward_cases() {
           return make_shared<MultiheadAttention>(8, 2, o);
         },
         mha_call}},
+      {"mha_zero_attn_kpm_mask3d", {zero_attn(0, 0, false), mha_call}},
+      {"mha_zero_attn_biaskv_noweights",
+       {zero_attn(6, 5, true),
+        [](Module& m, const std::vector<Tensor>& in) {
+          auto& a = dynamic_cast<MultiheadAttention&>(m);
+          AttentionArgs args;
+          args.key_padding_mask = in[3];
+          args.attn_mask = in[4];
+          args.need_weights = false;
+          auto [o, w] = a(in[0], in[1], in[2], args);
+          EXPECT_FALSE(w.defined());
+          return std::vector<Tensor>{o};
+        }}},
+      {"encoder_stack_post_norm", simple([=] {
+         return make_shared<TransformerEncoder>(
+             TransformerEncoderLayer(8, 2, layer_opts(16, "relu", false, false)), 3,
+             make_shared<LayerNorm>(Shape{8}));
+       })},
+      {"encoder_stack_pre_norm_kpm", simple([=] {
+         return make_shared<TransformerEncoder>(
+             TransformerEncoderLayer(8, 2, layer_opts(12, "gelu", true, true)), 2,
+             make_shared<LayerNorm>(Shape{8}));
+       })},
+      // is_causal with no mask: PyTorch got the explicit causal mask.
+      {"encoder_stack_pre_causal",
+       {[=] {
+          return ModulePtr(make_shared<TransformerEncoder>(
+              TransformerEncoderLayer(8, 2, layer_opts(12, "relu", true, true)), 2));
+        },
+        [](Module& m, const std::vector<Tensor>& in) {
+          return std::vector<Tensor>{
+              dynamic_cast<TransformerEncoder&>(m).forward(in[0], Tensor(), Tensor(), true)};
+        }}},
+      {"decoder_stack_post_norm", simple([=] {
+         return make_shared<TransformerDecoder>(
+             TransformerDecoderLayer(8, 2, layer_opts(16, "relu", false, false)), 2,
+             make_shared<LayerNorm>(Shape{8}));
+       })},
+      {"decoder_stack_pre_causal",
+       {[=] {
+          return ModulePtr(make_shared<TransformerDecoder>(
+              TransformerDecoderLayer(8, 2, layer_opts(16, "gelu", true, false)), 3,
+              make_shared<LayerNorm>(Shape{8})));
+        },
+        [](Module& m, const std::vector<Tensor>& in) {
+          return std::vector<Tensor>{
+              dynamic_cast<TransformerDecoder&>(m).forward(in[0], in[1], {}, {}, {}, {}, true)};
+        }}},
       {"encoder_post_relu", simple([] {
          TransformerLayerOptions o;
          o.dim_feedforward = 16;
@@ -318,6 +412,66 @@ TEST(Layers, ContainersIndexAndName) {
   EXPECT_EQ(dict->keys(), (std::vector<std::string>{"enc", "act"}));
   EXPECT_TRUE(dict->state_dict().count("enc.weight"));
   EXPECT_EQ((*dict)["act"]->type_name(), "ReLU");
+}
+
+// The stack's layers start as copies of the prototype (PyTorch's deepcopy) but own their
+// storage; the prototype itself is not part of the stack.
+TEST(Layers, TransformerStacksCloneTheirLayer) {
+  manual_seed(5);
+  TransformerLayerOptions o;
+  o.dim_feedforward = 16;
+  TransformerEncoderLayer proto(8, 2, o);
+  proto.eval();
+  TransformerEncoder enc(proto, 3);
+  ASSERT_EQ(enc.layers->size(), 3u);
+  EXPECT_FALSE(enc.norm);
+  EXPECT_EQ(enc.num_parameters(), 3 * proto.num_parameters());
+  EXPECT_FALSE(enc.layer(2)->is_training());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(close(enc.layer(i)->linear1->weight, proto.linear1->weight, 0, 0));
+  {
+    autograd::NoGradGuard g;
+    enc.layer(1)->linear1->weight.fill_(0.5);
+  }
+  EXPECT_FALSE(close(enc.layer(0)->linear1->weight, enc.layer(1)->linear1->weight));
+  EXPECT_FALSE(close(proto.linear1->weight, enc.layer(1)->linear1->weight));
+  // Three layers applied in order equal the stack's output; the final norm comes last.
+  Tensor x = randn({4, 2, 8});
+  Tensor y = x;
+  for (int i = 0; i < 3; ++i) y = enc.layer(i)->forward(y, Tensor());
+  EXPECT_TRUE(close(enc.forward(x, Tensor()), y, 0, 0));
+  TransformerDecoder dec(TransformerDecoderLayer(8, 2, o), 2, std::make_shared<LayerNorm>(Shape{8}));
+  auto sd = dec.state_dict();
+  EXPECT_TRUE(sd.count("layers.1.multihead_attn.in_proj_weight"));
+  EXPECT_TRUE(sd.count("norm.weight"));
+  EXPECT_FALSE(sd.count("layers.2.norm1.weight"));
+  EXPECT_OP_ERROR("TransformerEncoder", TransformerEncoder(proto, -1));
+}
+
+// add_zero_attn: with every real key masked, each query attends only to the zero key, so the
+// attention output is out_proj's bias (the zero value projected to zero).
+TEST(Layers, MultiheadAttentionZeroAttnWithEverythingMasked) {
+  manual_seed(6);
+  MultiheadAttentionOptions o;
+  o.add_zero_attn = true;
+  auto mha = std::make_shared<MultiheadAttention>(8, 2, o);
+  mha->eval();
+  EXPECT_EQ(mha->num_parameters(), MultiheadAttention(8, 2).num_parameters());
+  {
+    autograd::NoGradGuard g;
+    init::uniform_(mha->out_proj->bias, -1, 1);
+  }
+  Tensor x = randn({3, 1, 8});
+  AttentionArgs a;
+  a.key_padding_mask = ones({1, 3}, {DType::b8});
+  auto [y, w] = (*mha)(x, x, x, a);
+  EXPECT_EQ(w.sizes(), (Shape{1, 3, 4}));
+  auto wv = w.to_vector<float>();
+  for (int i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(wv[i * 4 + 3], 1.0f);
+  Tensor bias = expand(reshape(mha->out_proj->bias, {1, 1, 8}), {3, 1, 8});
+  EXPECT_TRUE(close(y, bias, 1e-6, 1e-6));
+  a.need_weights = false;
+  EXPECT_TRUE(close((*mha)(x, x, x, a).first, bias, 1e-6, 1e-6));
 }
 
 TEST(Layers, MultiheadAttentionNeedWeightsFalseAndCausal) {
