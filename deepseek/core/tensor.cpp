@@ -190,10 +190,9 @@ std::string Tensor::to_string() const {
 
 std::string Tensor::repr() const {
   if (!defined() || is_meta()) return to_string();
-  if (device().is_cuda()) return to(kCPU).repr();
   std::ostringstream os;
   os << to_string() << " {";
-  auto v = to_vector<double>();
+  auto v = to_vector<double>();  // a CUDA tensor is copied to the host once
   for (size_t i = 0; i < v.size() && i < 64; ++i) os << (i ? ", " : "") << v[i];
   if (v.size() > 64) os << ", ...";
   os << "}";
