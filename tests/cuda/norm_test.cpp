@@ -136,3 +136,23 @@ TEST(CudaNorm, BatchNormTrainingAndEval) {
 
 }  // namespace
 }  // namespace deepseek::testing
+
+namespace deepseek::testing {
+namespace {
+
+// batch_norm's backward on CUDA runs the fused batch_norm_backward kernel: large channels,
+// several splits per channel, f32 and bf16 (statistics and sums in f32).
+TEST(CudaNorm, FusedBatchNormBackward) {
+  DS_REQUIRE_CUDA();
+  manual_seed(4);
+  expect_cuda_grads_match_cpu([](auto& in) { return batch_norm(in[0], in[1], in[2], {}, {}, true); },
+                              {randn({32, 24, 17, 9}), randn({24}), randn({24})}, 1e-4, 1e-4);
+  expect_cuda_grads_match_cpu([](auto& in) { return batch_norm(in[0], in[1], in[2], {}, {}, true); },
+                              {randn({4, 3, 1000}), randn({3}), randn({3})}, 1e-4, 1e-4);
+  expect_cuda_grads_match_cpu(
+      [](auto& in) { return batch_norm(in[0], in[1], in[2], {}, {}, true); },
+      {randn({16, 8, 6, 6}).to(DType::bf16), randn({8}).to(DType::bf16), randn({8}).to(DType::bf16)}, 3e-2, 3e-2);
+}
+
+}  // namespace
+}  // namespace deepseek::testing
