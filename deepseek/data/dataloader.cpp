@@ -52,11 +52,17 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
   DS_CHECK(options_.num_workers >= 0, "[DataLoader] num_workers must be >= 0, got ", options_.num_workers);
   DS_CHECK(options_.prefetch_factor >= 1, "[DataLoader] prefetch_factor must be >= 1, got ",
            options_.prefetch_factor);
+  DS_CHECK(options_.world_size >= 1, "[DataLoader] world_size must be >= 1, got ", options_.world_size);
+  DS_CHECK(options_.rank >= 0 && options_.rank < options_.world_size, "[DataLoader] rank must be in [0, ",
+           options_.world_size, "), got ", options_.rank);
   if (!options_.collate) options_.collate = default_collate;
 }
 
+// Examples this rank visits per epoch: ceil(n / world_size) (all of them on one process).
+static int64_t shard_size(int64_t n, int64_t world) { return world == 1 ? n : (n + world - 1) / world; }
+
 int64_t DataLoader::num_batches() const {
-  const int64_t n = dataset_->size(), bs = options_.batch_size;
+  const int64_t n = shard_size(dataset_->size(), options_.world_size), bs = options_.batch_size;
   return options_.drop_last ? n / bs : (n + bs - 1) / bs;
 }
 
@@ -68,7 +74,13 @@ std::vector<int64_t> DataLoader::order(int64_t epoch) const {
     for (int64_t i = static_cast<int64_t>(idx.size()) - 1; i > 0; --i)
       std::swap(idx[i], idx[rng.randint(0, i + 1)]);
   }
-  return idx;
+  const int64_t world = options_.world_size, n = static_cast<int64_t>(idx.size());
+  if (world == 1 || n == 0) return idx;
+  const int64_t per_rank = shard_size(n, world);
+  std::vector<int64_t> shard;
+  shard.reserve(static_cast<size_t>(per_rank));
+  for (int64_t k = options_.rank; k < per_rank * world; k += world) shard.push_back(idx[static_cast<size_t>(k % n)]);
+  return shard;
 }
 
 namespace {

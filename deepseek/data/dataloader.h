@@ -42,6 +42,11 @@ struct DataLoaderOptions {
   int num_workers = 0;     // 0: batches are made on the calling thread when asked for
   int prefetch_factor = 2; // batches in flight per worker
   uint64_t seed = 0;       // order and augmentation
+  // Data-parallel sharding, as torch's DistributedSampler: every rank draws the same epoch
+  // order (same seed), pads it by repeating its start to a multiple of world_size, and takes
+  // every world_size-th index from position rank, so ranks are disjoint and equally long.
+  int64_t rank = 0;
+  int64_t world_size = 1;
   Transform transform;     // applied to each example's input with its own Rng (optional)
   std::function<Batch(std::vector<Example>&&)> collate;  // default: default_collate
 };

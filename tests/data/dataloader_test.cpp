@@ -243,3 +243,50 @@ TEST(DataLoader, FashionMnistWithAugmentationAndWorkers) {
 
 }  // namespace
 }  // namespace deepseek::data
+
+namespace deepseek::data {
+namespace {
+
+// Sharding for data parallelism, as torch.utils.data.DistributedSampler (shuffle=False gives
+// indices[rank::world] of the list padded with its start).
+TEST(DataLoader, DistributedShardsMatchTorchsSampler) {
+  auto ds = toy(10);
+  std::vector<std::vector<int64_t>> expect = {{0, 3, 6, 9}, {1, 4, 7, 0}, {2, 5, 8, 1}};
+  for (int64_t r = 0; r < 3; ++r) {
+    DataLoaderOptions o;
+    o.batch_size = 3;
+    o.rank = r;
+    o.world_size = 3;
+    DataLoader loader(ds, o);
+    EXPECT_EQ(loader.order(0), expect[static_cast<size_t>(r)]);
+    EXPECT_EQ(loader.num_batches(), 2);
+    EXPECT_EQ(targets_of_epoch(loader, 0), expect[static_cast<size_t>(r)]);
+  }
+}
+
+TEST(DataLoader, DistributedShuffledShardsPartitionOneGlobalOrder) {
+  auto ds = toy(101);
+  DataLoaderOptions one;
+  one.shuffle = true;
+  one.seed = 5;
+  auto global = DataLoader(ds, one).order(3);
+  std::multiset<int64_t> seen;
+  for (int64_t r = 0; r < 4; ++r) {
+    DataLoaderOptions o = one;
+    o.rank = r;
+    o.world_size = 4;
+    auto shard = DataLoader(ds, o).order(3);
+    ASSERT_EQ(shard.size(), 26u);  // ceil(101 / 4)
+    for (size_t k = 0; k < shard.size(); ++k) EXPECT_EQ(shard[k], global[(r + 4 * k) % 101]);
+    seen.insert(shard.begin(), shard.end());
+  }
+  EXPECT_EQ(seen.size(), 104u);
+  for (int64_t i = 0; i < 101; ++i) EXPECT_GE(seen.count(i), 1u);  // every example, 3 twice
+  DataLoaderOptions bad = one;
+  bad.world_size = 2;
+  bad.rank = 2;
+  EXPECT_THROW(DataLoader(ds, bad), Error);
+}
+
+}  // namespace
+}  // namespace deepseek::data
