@@ -34,6 +34,17 @@ AdamW::AdamW(std::vector<Tensor> params, AdamOptions o)
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions o)
     : Adam("AdamW", std::move(groups), o, true) {}
 
+// p's state, with zeroed first and second moments and step 0 the first time.
+ParamState& Adam::moments(const Tensor& p) {
+  ParamState& st = state(p);
+  if (!st.tensors.count("exp_avg")) {
+    st.scalars["step"] = 0;
+    st.tensors["exp_avg"] = zeros_like(p).detach();
+    st.tensors["exp_avg_sq"] = zeros_like(p).detach();
+  }
+  return st;
+}
+
 // As torch.optim.Adam's single-tensor path (foreach=False), op for op — lerp_ for the first
 // moment, addcmul_ ((v·g)·g) for the second, addcdiv_ ((−step·m)/denom) for the update — so the
 // trajectories agree with PyTorch's to rounding.
@@ -46,12 +57,7 @@ void Adam::update(ParamGroup& g) {
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
     if (maximize) grad = neg(grad);
-    ParamState& st = state(p);
-    if (!st.tensors.count("exp_avg")) {
-      st.scalars["step"] = 0;
-      st.tensors["exp_avg"] = zeros_like(p).detach();
-      st.tensors["exp_avg_sq"] = zeros_like(p).detach();
-    }
+    ParamState& st = moments(p);
     if (amsgrad && !st.tensors.count("max_exp_avg_sq"))
       st.tensors["max_exp_avg_sq"] = zeros_like(p).detach();
     Tensor& exp_avg = st.tensors["exp_avg"];
@@ -98,12 +104,7 @@ bool Adam::fused_update(ParamGroup& g) {
     grads.push_back(grad.is_contiguous() ? grad : grad.contiguous());
   }
   for (auto& p : ps) {
-    ParamState& st = state(p);
-    if (!st.tensors.count("exp_avg")) {
-      st.scalars["step"] = 0;
-      st.tensors["exp_avg"] = zeros_like(p).detach();
-      st.tensors["exp_avg_sq"] = zeros_like(p).detach();
-    }
+    ParamState& st = moments(p);
     ms.push_back(st.tensors["exp_avg"]);
     vs.push_back(st.tensors["exp_avg_sq"]);
     steps.push_back(st.scalars["step"] += 1);

@@ -26,6 +26,7 @@ class Adam : public Optimizer {
 
  private:
   bool fused_update(ParamGroup& group);  // true when a fused kernel did the whole group
+  ParamState& moments(const Tensor& p);
   bool decoupled_;
 };
 

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "deepseek/backend/cuda/raw_ops.h"
+#include "deepseek/ops/raw_ops.h"
 #include "deepseek/backend/cuda/runtime.h"
 #include "deepseek/core/accelerator.h"
 #include "deepseek/core/parallel.h"
@@ -56,7 +56,7 @@ bool is_channels_last(const Tensor& t) {
 // NCHW or NHWC dense tensors go to cuDNN as they are; anything else is copied first.
 Tensor dense4(const Tensor& t) {
   if (t.is_contiguous() || is_channels_last(t)) return t;
-  NoInterposers raw;
+  ops::NoInterposers raw;
   return t.contiguous();
 }
 
@@ -258,7 +258,7 @@ bool symmetric(const ConvArgs& c) { return c.padding == c.padding_r; }
 // Asymmetric padding: pad the input explicitly (left = padding, right = padding_r) and run
 // the convolution unpadded.
 Tensor pad_input(const Tensor& x, const ConvArgs& c) {
-  NoInterposers raw;
+  ops::NoInterposers raw;
   return pad(x, {c.padding[1], c.padding_r[1], c.padding[0], c.padding_r[0]});
 }
 ConvArgs unpadded(ConvArgs c) {
@@ -267,7 +267,7 @@ ConvArgs unpadded(ConvArgs c) {
 }
 
 void add_bias(const Tensor& y, const Tensor& bias) {
-  NoInterposers raw;
+  ops::NoInterposers raw;
   Tensor b = dense4(bias.reshape({1, bias.numel(), 1, 1}));
   cudnnHandle_t h = handle();
   TensorDesc bd(b), yd(y);
@@ -300,7 +300,7 @@ void conv2d_backward_input_kernel(const std::vector<Tensor>& in, std::vector<Ten
   Tensor dxp = Tensor::empty({xs[0], xs[1], xs[2] + c.padding[0] + c.padding_r[0], xs[3] + c.padding[1] + c.padding_r[1]},
                              out[0].dtype(), out[0].device());
   backward_data(dy, w, dxp, unpadded(c));
-  NoInterposers raw;
+  ops::NoInterposers raw;
   Tensor o = out[0];
   copy_(o, dxp.slice(2, c.padding[0], c.padding[0] + xs[2]).slice(3, c.padding[1], c.padding[1] + xs[3]));
 }

@@ -5,7 +5,7 @@
 
 #include "deepseek/backend/cuda/device/functors.cuh"
 #include "deepseek/backend/cuda/device/loops.cuh"
-#include "deepseek/backend/cuda/raw_ops.h"
+#include "deepseek/ops/raw_ops.h"
 #include "deepseek/core/generator.h"
 #include "deepseek/ops/ops.h"
 
@@ -101,7 +101,7 @@ void to_cuda(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops:
   if (dst.numel() == 0) return;
   const Tensor& src0 = in[0];
   DS_CHECK(!src0.is_meta(), "a meta tensor has no data to copy to ", dst.device().str());
-  NoInterposers raw;
+  ops::NoInterposers raw;
   cudaStream_t s = current_stream(dst.device().index);
   if (src0.device().is_cuda()) {  // another GPU
     Tensor src = src0.contiguous();
@@ -120,7 +120,7 @@ void to_cpu(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::
            src0.is_meta() ? " (meta tensors have no data)" : "");
   if (out[0].numel() == 0) return;
   DeviceGuard g(src0.device().index);
-  NoInterposers raw;
+  ops::NoInterposers raw;
   Tensor src = src0.contiguous();
   cudaStream_t s = current_stream();
   DS_CUDA_CHECK(cudaMemcpyAsync(out[0].raw_data(), src.raw_data(), out[0].nbytes(), cudaMemcpyDeviceToHost, s));

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "deepseek/backend/cuda/raw_ops.h"
+#include "deepseek/ops/raw_ops.h"
 #include "deepseek/backend/cuda/runtime.h"
 #include "deepseek/core/accelerator.h"
 #include "deepseek/ops/ops.h"
@@ -177,7 +177,7 @@ void lt_matmul(DType dt, const Operand& A, const Operand& B, void* D, int64_t n,
 }
 
 Tensor dense(const Tensor& t) {
-  NoInterposers raw;
+  ops::NoInterposers raw;
   return t.contiguous();
 }
 
@@ -210,7 +210,7 @@ void product(Tensor a, Tensor b, const Tensor& out, double alpha, double beta, c
   DType dt = out.dtype();
   cudaStream_t stream = current_stream(out.device().index);
   if (K == 0) {
-    NoInterposers raw;
+    ops::NoInterposers raw;
     if (bias) {
       Tensor o = out;
       copy_(o, *bias);
@@ -264,7 +264,7 @@ void broadcast_batch(Tensor& x, const Tensor& out) {
   s.push_back(x.sizes()[x.dim() - 1]);
   if (x.sizes() == s) return;
   if (x.dim() == 2 && nd > 2) return;  // handled as a batch stride of 0
-  NoInterposers raw;
+  ops::NoInterposers raw;
   x = x.expand(s);
 }
 
@@ -282,7 +282,7 @@ void linear_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, cons
   int64_t M = out[0].numel() / std::max<int64_t>(N, 1);
   Tensor x2;
   {
-    NoInterposers raw;
+    ops::NoInterposers raw;
     x2 = x.dim() == 2 ? x : (x.is_contiguous() ? x.reshape({M, K}) : dense(x).reshape({M, K}));
   }
   Tensor wt = Tensor::make(w.storage(), {K, N}, {w.strides()[1], w.strides()[0]}, w.offset(), w.dtype());
@@ -293,7 +293,7 @@ void linear_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, cons
 void addmm_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   double alpha = a.get<double>("alpha", 1.0), beta = a.get<double>("beta", 1.0);
   if (beta != 0) {
-    NoInterposers raw;
+    ops::NoInterposers raw;
     Tensor o = out[0];
     copy_(o, in[0]);
   }

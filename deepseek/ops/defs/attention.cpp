@@ -13,6 +13,7 @@
 
 #include "deepseek/ops/attention.h"
 #include "deepseek/ops/defs/common.h"
+#include "deepseek/ops/raw_ops.h"
 
 namespace deepseek {
 namespace {
@@ -25,11 +26,6 @@ using Grads = std::vector<Tensor>;
 
 const char* kOp = "scaled_dot_product_attention";
 int64_t g_chunk_elements = int64_t{1} << 26;  // attention weights per chunk
-
-// Kernel-internal op calls are not recorded by autograd, the tracer or autocast.
-struct Raw {
-  ops::InterposerOff a{ops::Slot::autocast}, t{ops::Slot::tracer}, g{ops::Slot::autograd};
-};
 
 void check_input(const Tensor& t, const char* what) {
   DS_CHECK(t.defined(), "[", kOp, "] ", what, " is an undefined tensor");
@@ -97,7 +93,7 @@ Tensor dropout_like(const Tensor& x, const Attrs& a) {
 }
 
 void forward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const Attrs& a) {
-  Raw raw;
+  ops::NoInterposers raw;  // the kernel's own op calls are not recorded
   Geometry g = geometry(in, a);
   const Tensor& v = in[2];
   for (int64_t b0 = 0; b0 < g.B; b0 += g.chunk) {

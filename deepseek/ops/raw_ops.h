@@ -4,12 +4,12 @@
 
 #include "deepseek/ops/dispatcher.h"
 
-namespace deepseek::cuda {
+namespace deepseek::ops {
 
 struct NoInterposers {
-  ops::InterposerOff autocast{ops::Slot::autocast};
-  ops::InterposerOff tracer{ops::Slot::tracer};
-  ops::InterposerOff autograd{ops::Slot::autograd};
+  InterposerOff autocast{Slot::autocast};
+  InterposerOff tracer{Slot::tracer};
+  InterposerOff autograd{Slot::autograd};
 };
 
-}  // namespace deepseek::cuda
+}  // namespace deepseek::ops
