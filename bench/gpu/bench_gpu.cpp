@@ -4,7 +4,8 @@
 //
 //   bench_gpu matmul_bf16 [--n 8192] [--iters 20]
 //   bench_gpu elementwise [--gib 1] [--iters 20]
-//   bench_gpu resnet50 [--batch 256] [--steps 20] [--warmup 5] [--image 224]
+//   bench_gpu attention [--batch 16] [--heads 12] [--seq 1024] [--dim 64] [--causal 1] [--iters 20]
+//   bench_gpu resnet50 [--batch 256] [--steps 20] [--warmup 5] [--image 224] [--channels-last]
 //   bench_gpu gpt2 [--batch 16] [--seq 1024] [--steps 10] [--warmup 3] [--dropout 0]
 //   bench_gpu bert [--batch 32] [--seq 512] [--steps 10] [--warmup 3] [--dropout 0.1]
 //   bench_gpu resnet18_fmnist [--epochs 30] [--batch 128] [--lr 0.1] [--wd 5e-4] [--data DIR] [--f32]
@@ -123,6 +124,43 @@ int matmul_bf16(const Args& a) {
   return 0;
 }
 
+// ---- attention ----
+// scaled_dot_product_attention forward and forward+backward, (batch, heads, seq, dim) in bf16;
+// TFLOP/s counts the matmul work (4 b h L^2 d forward, 2.5x that for forward+backward), halved
+// when causal, as FlashAttention's benchmarks do.
+int attention(const Args& a) {
+  const int64_t b = a.i("batch", 16), h = a.i("heads", 12), l = a.i("seq", 1024), d = a.i("dim", 64);
+  const int64_t iters = a.i("iters", 20);
+  const bool causal = a.i("causal", 1) != 0;
+  manual_seed(0);
+  auto input = [&] { return randn({b, h, l, d}, {DType::f32, kGpu}).to(DType::bf16).requires_grad_(true); };
+  Tensor q = input(), k = input(), v = input();
+  Tensor dout = randn({b, h, l, d}, {DType::f32, kGpu}).to(DType::bf16);
+  auto time_it = [&](bool with_backward) {
+    auto once = [&] {
+      if (with_backward) {
+        Tensor o = scaled_dot_product_attention(q, k, v, {}, 0.0, causal);
+        o.backward(dout);
+      } else {
+        autograd::NoGradGuard ng;
+        (void)scaled_dot_product_attention(q, k, v, {}, 0.0, causal);
+      }
+    };
+    for (int i = 0; i < 3; ++i) once();
+    sync();
+    auto t0 = Clock::now();
+    for (int64_t i = 0; i < iters; ++i) once();
+    sync();
+    return seconds_since(t0) / iters;
+  };
+  double fwd = time_it(false), fwdbwd = time_it(true);
+  double flop = 4.0 * b * h * l * l * d * (causal ? 0.5 : 1.0);
+  emit({{"bench", "attention"}, {"impl", "deepseek"}, {"batch", b}, {"heads", h}, {"seq", l}, {"dim", d},
+        {"causal", causal}, {"fwd_ms", 1e3 * fwd}, {"fwd_bwd_ms", 1e3 * fwdbwd}, {"fwd_tflops", flop / fwd / 1e12},
+        {"fwd_bwd_tflops", 3.5 * flop / fwdbwd / 1e12}});
+  return 0;
+}
+
 // ---- elementwise ----
 int elementwise(const Args& a) {
   const double gib = a.f("gib", 1.0);
@@ -181,10 +219,15 @@ int resnet50(const Args& a) {
   models::ResNetConfig cfg;
   cfg.depth = 50;
   auto model = std::make_shared<models::ResNet>(cfg);
+  // --channels-last: model and input in NHWC, as PyTorch's model.to(memory_format=
+  // torch.channels_last) and x.to(memory_format=torch.channels_last)
+  const bool channels_last = a.flag("channels-last");
   model->to(kGpu);
+  if (channels_last) model->to(MemoryFormat::channels_last);
   model->train();
   optim::SGD opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});
   Tensor x = randn({batch, 3, image, image}, {DType::f32, kGpu});
+  if (channels_last) x = x.contiguous(MemoryFormat::channels_last);
   Tensor y = randint(0, 1000, {batch}, {DType::i64, kGpu});
   auto step = [&] {
     opt.zero_grad();
@@ -200,7 +243,7 @@ int resnet50(const Args& a) {
   StepTiming t = time_steps(warmup, steps, step);
   json j{{"bench", "resnet50"}, {"impl", "deepseek"}, {"batch", batch}, {"image", image},
          {"steps", steps}, {"warmup", warmup}, {"img_per_s", batch * steps / t.seconds},
-         {"step_ms", 1e3 * t.seconds / steps}, {"amp", "bf16 autocast"}, {"channels_last", false},
+         {"step_ms", 1e3 * t.seconds / steps}, {"amp", "bf16 autocast"}, {"channels_last", channels_last},
          {"optimizer", "SGD(lr=0.1, momentum=0.9)"}, {"first_loss", t.first_loss},
          {"last_loss", t.last_loss}};
   add_memory(j);
@@ -405,6 +448,7 @@ void usage() {
                "usage: bench_gpu {matmul_bf16|elementwise|resnet50|gpt2|bert|resnet18_fmnist} [--key value ...]\n"
                "  matmul_bf16 --n 8192 --iters 20\n"
                "  elementwise --gib 1 --iters 20\n"
+               "  attention --batch 16 --heads 12 --seq 1024 --dim 64 --causal 1 --iters 20\n"
                "  resnet50 --batch 256 --steps 20 --warmup 5\n"
                "  gpt2 --batch 16 --seq 1024 --steps 10 --warmup 3 --dropout 0\n"
                "  bert --batch 32 --seq 512 --steps 10 --warmup 3 --dropout 0.1\n"
@@ -439,6 +483,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "matmul_bf16") return matmul_bf16(args);
     if (cmd == "elementwise") return elementwise(args);
+    if (cmd == "attention") return attention(args);
     if (cmd == "resnet50") return resnet50(args);
     if (cmd == "gpt2") return gpt2(args);
     if (cmd == "bert") return bert(args);

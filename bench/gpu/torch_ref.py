@@ -107,6 +107,38 @@ def elementwise(a):
           "add_tbps": add, "mul_tbps": mul})
 
 
+# ---------------- attention ----------------
+
+def attention(a):
+    torch.manual_seed(0)
+    shape = (a.batch, a.heads, a.seq, a.dim)
+    q, k, v = (torch.randn(shape, device="cuda").to(torch.bfloat16).requires_grad_() for _ in range(3))
+    dout = torch.randn(shape, device="cuda").to(torch.bfloat16)
+    causal = bool(a.causal)
+
+    def time_it(with_backward):
+        def once():
+            if with_backward:
+                F.scaled_dot_product_attention(q, k, v, is_causal=causal).backward(dout)
+            else:
+                with torch.no_grad():
+                    F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        for _ in range(3):
+            once()
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(a.iters):
+            once()
+        sync()
+        return (time.perf_counter() - t0) / a.iters
+
+    fwd, fwdbwd = time_it(False), time_it(True)
+    flop = 4.0 * a.batch * a.heads * a.seq ** 2 * a.dim * (0.5 if causal else 1.0)
+    emit({"bench": "attention", "impl": "pytorch", "batch": a.batch, "heads": a.heads, "seq": a.seq,
+          "dim": a.dim, "causal": causal, "fwd_ms": 1e3 * fwd, "fwd_bwd_ms": 1e3 * fwdbwd,
+          "fwd_tflops": flop / fwd / 1e12, "fwd_bwd_tflops": 3.5 * flop / fwdbwd / 1e12})
+
+
 # ---------------- ResNet-50 ----------------
 
 def resnet50(a):
@@ -377,11 +409,18 @@ def main():
     s = sub.add_parser("elementwise")
     s.add_argument("--gib", type=float, default=1.0)
     s.add_argument("--iters", type=int, default=20)
+    s = sub.add_parser("attention")
+    s.add_argument("--batch", type=int, default=16)
+    s.add_argument("--heads", type=int, default=12)
+    s.add_argument("--seq", type=int, default=1024)
+    s.add_argument("--dim", type=int, default=64)
+    s.add_argument("--causal", type=int, default=1)
+    s.add_argument("--iters", type=int, default=20)
     s = sub.add_parser("resnet50")
     s.add_argument("--batch", type=int, default=256)
     s.add_argument("--steps", type=int, default=20)
     s.add_argument("--warmup", type=int, default=5)
-    s.add_argument("--channels-last", action="store_true", help="off by default: ours has no NHWC yet")
+    s.add_argument("--channels-last", action="store_true", help="model and input in channels_last (NHWC); bench_gpu resnet50 takes the same flag")
     s = sub.add_parser("gpt2")
     s.add_argument("--batch", type=int, default=16)
     s.add_argument("--seq", type=int, default=1024)

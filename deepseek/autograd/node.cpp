@@ -55,7 +55,8 @@ std::vector<Tensor> OpNode::apply(std::vector<Tensor>&& grads) {
   for (size_t i = 0; i < saved_inputs.size(); ++i) in[i] = saved_inputs[i].unpack(def_->name, self);
   for (size_t i = 0; i < saved_outputs.size(); ++i) out[i] = saved_outputs[i].unpack(def_->name, self);
   for (size_t i = 0; i < grads.size(); ++i) {
-    if (!grads[i].defined() && i < output_meta.size() && is_floating(output_meta[i].dtype))
+    if (!grads[i].defined() && (def_->materialize_grads || i == 0) && i < output_meta.size() &&
+        is_floating(output_meta[i].dtype))
       grads[i] = zeros(output_meta[i].sizes, {output_meta[i].dtype, output_meta[i].device});
   }
   std::vector<bool> needs(next_edges.size());
@@ -80,9 +81,15 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   Tensor leaf(leaf_);
   Tensor current = leaf.grad();
   if (!current.defined()) {
-    // Keep the incoming gradient unless something else may still write to its storage.
-    if (GradMode::enabled()) leaf.set_grad(g);
-    else leaf.set_grad(g.is_contiguous() && g.storage().use_count() == 1 ? g.detach() : clone(g.detach()));
+    // Keep the incoming gradient unless something else may still write to its storage; a
+    // copy keeps a channels_last gradient channels_last (PyTorch's layout contract).
+    if (GradMode::enabled()) {
+      leaf.set_grad(g);
+    } else {
+      MemoryFormat f = suggest_memory_format(g);
+      bool dense = g.is_contiguous() || g.is_contiguous(f);
+      leaf.set_grad(dense && g.storage().use_count() == 1 ? g.detach() : clone(g.detach(), f));
+    }
   } else if (GradMode::enabled()) {
     leaf.set_grad(add(current, g));  // create_graph: keep the gradient differentiable
   } else {

@@ -22,6 +22,12 @@ Strides contiguous_strides(const Shape& s) {
   return st;
 }
 
+Strides channels_last_strides(const Shape& s) {
+  DS_CHECK(s.size() == 4, "channels_last needs a 4-D (N, C, H, W) shape, got ", to_string(s));
+  auto m = [&](size_t d) { return s[d] > 1 ? s[d] : int64_t{1}; };
+  return {m(1) * m(2) * m(3), 1, m(1) * m(3), m(1)};
+}
+
 std::string to_string(const Shape& s) {
   std::ostringstream os;
   os << "[";

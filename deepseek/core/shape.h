@@ -14,6 +14,8 @@ using Strides = std::vector<int64_t>;
 
 int64_t numel(const Shape& s);
 Strides contiguous_strides(const Shape& s);
+// Strides of a dense 4-D (N, C, H, W) tensor stored as (N, H, W, C): PyTorch's channels_last.
+Strides channels_last_strides(const Shape& s);
 std::string to_string(const Shape& s);
 
 // Broadcast two shapes NumPy-style; throws naming `op` when they do not broadcast.

@@ -13,6 +13,28 @@ Tensor Tensor::empty(const Shape& sizes, DType dtype, Device device) {
   return make(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype);
 }
 
+Tensor Tensor::empty(const Shape& sizes, DType dtype, Device device, MemoryFormat format) {
+  Tensor t = empty(sizes, dtype, device);
+  if (format == MemoryFormat::channels_last) t.impl_->strides = channels_last_strides(sizes);
+  return t;
+}
+
+const char* memory_format_name(MemoryFormat f) {
+  return f == MemoryFormat::channels_last ? "channels_last" : "contiguous";
+}
+
+MemoryFormat memory_format_from_name(const std::string& name) {
+  if (name == "channels_last") return MemoryFormat::channels_last;
+  DS_CHECK(name == "contiguous", "unknown memory format '", name, "' (expected contiguous or channels_last)");
+  return MemoryFormat::contiguous;
+}
+
+MemoryFormat suggest_memory_format(const Tensor& t) {
+  return t.dim() == 4 && !t.is_contiguous() && t.is_contiguous(MemoryFormat::channels_last)
+             ? MemoryFormat::channels_last
+             : MemoryFormat::contiguous;
+}
+
 Tensor Tensor::make(std::shared_ptr<Storage> storage, Shape sizes, Strides strides,
                     int64_t offset, DType dtype) {
   auto impl = std::make_shared<TensorImpl>();
@@ -30,6 +52,18 @@ int64_t Tensor::stride(int64_t d) const { return impl_->strides[wrap_dim(d, dim(
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
   for (int64_t i = dim() - 1; i >= 0; --i) {
+    if (impl_->sizes[i] == 1) continue;
+    if (impl_->strides[i] != expected) return numel() == 0;
+    expected *= impl_->sizes[i];
+  }
+  return true;
+}
+
+bool Tensor::is_contiguous(MemoryFormat format) const {
+  if (format == MemoryFormat::contiguous) return is_contiguous();
+  if (dim() != 4) return false;
+  int64_t expected = 1;
+  for (int64_t i : {1, 3, 2, 0}) {
     if (impl_->sizes[i] == 1) continue;
     if (impl_->strides[i] != expected) return numel() == 0;
     expected *= impl_->sizes[i];

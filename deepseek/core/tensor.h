@@ -24,6 +24,12 @@ class Node;
 class Tensor;
 struct TensorImpl;
 
+// Memory layout of a 4-D (N, C, H, W) tensor, as PyTorch's torch.memory_format: row-major, or
+// channels_last (stored as (N, H, W, C): the channel is the innermost dim).
+enum class MemoryFormat { contiguous, channels_last };
+const char* memory_format_name(MemoryFormat f);
+MemoryFormat memory_format_from_name(const std::string& name);
+
 // Autograd state of one tensor. Present only for tensors that take part in autograd.
 struct AutogradMeta {
   bool requires_grad = false;
@@ -59,6 +65,8 @@ class Tensor {
 
   // Makes an uninitialized contiguous tensor (no data on meta).
   static Tensor empty(const Shape& sizes, DType dtype = DType::f32, Device device = kCPU);
+  // Uninitialized, dense in `format` (channels_last needs 4-D sizes).
+  static Tensor empty(const Shape& sizes, DType dtype, Device device, MemoryFormat format);
   // A new tensor over `storage` with the given geometry (a view when storage is shared).
   static Tensor make(std::shared_ptr<Storage> storage, Shape sizes, Strides strides,
                      int64_t offset, DType dtype);
@@ -81,6 +89,8 @@ class Tensor {
   size_t element_size() const { return itemsize(impl_->dtype); }
   size_t nbytes() const { return numel() * element_size(); }
   bool is_contiguous() const;
+  // Dense in `format`'s order (size-1 dims may have any stride, as in PyTorch).
+  bool is_contiguous(MemoryFormat format) const;
   bool is_non_overlapping_and_dense() const;
   bool is_meta() const { return device().is_meta(); }
 
@@ -131,6 +141,7 @@ class Tensor {
   Tensor to(Device d) const;
   Tensor clone() const;
   Tensor contiguous() const;
+  Tensor contiguous(MemoryFormat format) const;  // this tensor if already dense in format, else a copy
   Tensor view(const Shape& s) const;
   Tensor reshape(const Shape& s) const;
   Tensor flatten(int64_t start = 0, int64_t end = -1) const;
@@ -171,5 +182,9 @@ class Tensor {
  private:
   std::shared_ptr<TensorImpl> impl_;
 };
+
+// The layout ops give outputs computed from `t` (PyTorch's suggest_memory_format):
+// channels_last when t is a 4-D channels_last tensor that is not also row-major.
+MemoryFormat suggest_memory_format(const Tensor& t);
 
 }  // namespace deepseek

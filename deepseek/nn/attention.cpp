@@ -97,27 +97,54 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   DType dt = query.dtype();
   Tensor kpm = canonical_mask(args.key_padding_mask, dt, "key_padding_mask");
   Tensor mask = canonical_mask(args.attn_mask, dt, "attn_mask");
+  // A causal flag with nothing to combine it with goes to the attention op as a flag (which
+  // takes the fused kernel where there is one); otherwise it becomes an additive mask.
+  bool causal_flag = false;
   if (!mask.defined() && args.is_causal) {
-    int64_t S0 = key.size(0);
-    mask = triu(full({L, S0}, -std::numeric_limits<double>::infinity(), {dt, query.device()}), 1);
+    if (!args.need_weights && !kpm.defined() && !bias_k.defined() && !options.add_zero_attn) {
+      causal_flag = true;
+    } else {
+      int64_t S0 = key.size(0);
+      mask = triu(full({L, S0}, -std::numeric_limits<double>::infinity(), {dt, query.device()}), 1);
+    }
   }
 
-  // Input projections.
+  // Input projections. Self-attention takes one product for q, k and v with the weight's rows
+  // ordered (head, q|k|v, head_dim): each of q, k, v is then an (N·H, L, hd) view of its
+  // output with one batch stride (3·hd), so the attention kernel reads them with no copies.
   Tensor q, k, v;
   Tensor bq, bk, bv;
-  if (in_proj_bias.defined()) {
-    auto b = chunk(in_proj_bias, 3);
-    bq = b[0], bk = b[1], bv = b[2];
-  }
-  if (in_proj_weight.defined()) {
-    auto w = chunk(in_proj_weight, 3);
-    q = linear(query, w[0], bq);
-    k = linear(key, w[1], bk);
-    v = linear(value, w[2], bv);
+  bool self_attention = query_in.impl_ptr() == key_in.impl_ptr() && key_in.impl_ptr() == value_in.impl_ptr();
+  bool heads_ready = self_attention && in_proj_weight.defined() && !bias_k.defined();
+  if (heads_ready) {
+    auto by_head = [&](const Tensor& t) {  // (3·E, ...) rows (3, H, hd) -> (H, 3, hd)
+      Shape s{3, H, head_dim};
+      Shape rest(t.sizes().begin() + 1, t.sizes().end());
+      s.insert(s.end(), rest.begin(), rest.end());
+      std::vector<int64_t> perm{1, 0, 2};
+      for (size_t i = 0; i < rest.size(); ++i) perm.push_back(static_cast<int64_t>(3 + i));
+      return reshape(permute(reshape(t, s), perm), t.sizes());
+    };
+    Tensor qkv = linear(query, by_head(in_proj_weight), in_proj_bias.defined() ? by_head(in_proj_bias) : Tensor());
+    Tensor heads = reshape(qkv, {L, N * H, 3, head_dim});
+    q = transpose(select(heads, 2, 0), 0, 1);
+    k = transpose(select(heads, 2, 1), 0, 1);
+    v = transpose(select(heads, 2, 2), 0, 1);
   } else {
-    q = linear(query, q_proj_weight, bq);
-    k = linear(key, k_proj_weight, bk);
-    v = linear(value, v_proj_weight, bv);
+    if (in_proj_bias.defined()) {
+      auto b = chunk(in_proj_bias, 3);
+      bq = b[0], bk = b[1], bv = b[2];
+    }
+    if (in_proj_weight.defined()) {
+      auto w = chunk(in_proj_weight, 3);
+      q = linear(query, w[0], bq);
+      k = linear(key, w[1], bk);
+      v = linear(value, w[2], bv);
+    } else {
+      q = linear(query, q_proj_weight, bq);
+      k = linear(key, k_proj_weight, bk);
+      v = linear(value, v_proj_weight, bv);
+    }
   }
 
   if (mask.defined()) {
@@ -142,11 +169,12 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
     if (mask.defined()) mask = pad(mask, {0, 1});
     if (kpm.defined()) kpm = pad(kpm, {0, 1});
   }
-  int64_t S = k.size(0);
-  // (L, N, E) -> (N·H, L, hd)
-  q = transpose(reshape(q, {L, N * H, head_dim}), 0, 1);
-  k = transpose(reshape(k, {S, N * H, head_dim}), 0, 1);
-  v = transpose(reshape(v, {S, N * H, head_dim}), 0, 1);
+  int64_t S = heads_ready ? k.size(1) : k.size(0);
+  if (!heads_ready) {  // (L, N, E) -> (N·H, L, hd)
+    q = transpose(reshape(q, {L, N * H, head_dim}), 0, 1);
+    k = transpose(reshape(k, {S, N * H, head_dim}), 0, 1);
+    v = transpose(reshape(v, {S, N * H, head_dim}), 0, 1);
+  }
   if (options.add_zero_attn) {
     Tensor z = zeros({N * H, 1, head_dim}, {k.dtype(), k.device()});
     k = cat({k, z}, 1);
@@ -170,7 +198,7 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
     out = matmul(weights, v);
   } else {
     // Memory-efficient attention: the (L, S) weights are never kept for the whole batch.
-    out = scaled_dot_product_attention(q, k, v, mask, p);
+    out = scaled_dot_product_attention(q, k, v, mask, p, causal_flag);
   }
   out = reshape(contiguous(transpose(out, 0, 1)), {L * N, E});
   out = linear(out, out_proj->weight, out_proj->bias);

@@ -273,6 +273,11 @@ Module& Module::to(Device device, DType dtype) {
   return *this;
 }
 
+Module& Module::to(MemoryFormat format) {
+  convert([&](const Tensor& t) { return t.dim() == 4 ? contiguous(t, format) : t; });
+  return *this;
+}
+
 void Module::zero_grad(bool set_to_none) {
   for (auto& p : parameters()) {
     Tensor g = p.grad();

@@ -124,6 +124,10 @@ class Module : public std::enable_shared_from_this<Module> {
   Module& to(Device device);
   Module& to(DType dtype);
   Module& to(Device device, DType dtype);
+  // 4-D parameters and buffers (conv weights) into `format`, in place, as PyTorch's
+  // model.to(memory_format=torch.channels_last); with channels_last inputs, convolutions,
+  // batch norm and pooling then run in NHWC without layout copies.
+  Module& to(MemoryFormat format);
   // fn on every submodule, children first, then this module (as PyTorch).
   Module& apply(const std::function<void(Module&)>& fn);
   void zero_grad(bool set_to_none = true);

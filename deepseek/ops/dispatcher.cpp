@@ -33,9 +33,16 @@ void check_inputs(const OpCall& call) {
 }
 
 // Output allocation follows the stride order of an elementwise op's first same-shaped dense
-// input, so channels_last inputs give channels_last outputs.
-Tensor allocate_like_inputs(const OpCall& call, const TensorMeta& m) {
-  if (call.def->kind == OpKind::elementwise) {
+// input, so channels_last inputs give channels_last outputs; other ops follow their
+// registered output-layout rule (conv, norms and pooling keep channels_last), else row-major.
+Tensor allocate_like_inputs(const OpCall& call, const TensorMeta& m, size_t index) {
+  if (call.def->kind != OpKind::elementwise) {
+    if (m.sizes.size() == 4)
+      if (const OutputLayoutFn* rule = Registry::get().output_layout(call.def->id))
+        return Tensor::empty(m.sizes, m.dtype, m.device, (*rule)(call.inputs, call.attrs, index));
+    return Tensor::empty(m.sizes, m.dtype, m.device);
+  }
+  {
     for (auto& in : call.inputs) {
       if (!in.defined() || in.sizes() != m.sizes || in.is_contiguous() ||
           !in.is_non_overlapping_and_dense())
@@ -58,27 +65,44 @@ Tensor allocate_like_inputs(const OpCall& call, const TensorMeta& m) {
   return Tensor::empty(m.sizes, m.dtype, m.device);
 }
 
-// DEEPSEEK_PROFILE_OPS=1: time of each kernel by op name, printed at exit. The device is
-// synchronized around every kernel, so the figures are exclusive (and the run is slower).
+// DEEPSEEK_PROFILE_OPS=1: time of each kernel by op name, printed at exit; =shapes: by op,
+// input dtypes and shapes (the 60 costliest, with the fastest call, so a one-off such as
+// cuDNN's algorithm search stands apart from the steady state). The device is synchronized
+// around every kernel, so the figures are exclusive (and the run is slower).
 struct OpProfile {
-  bool on = std::getenv("DEEPSEEK_PROFILE_OPS") != nullptr;
+  struct Row {
+    double seconds = 0, fastest = 1e30;
+    int64_t calls = 0;
+  };
+  const char* mode = std::getenv("DEEPSEEK_PROFILE_OPS");
+  bool on = mode != nullptr;
+  bool by_shape = on && std::string(mode) == "shapes";
   std::mutex mu;
-  std::map<std::string, std::pair<double, int64_t>> by_op;  // seconds, calls
+  std::map<std::string, Row> rows_by_key;
   ~OpProfile() {
-    if (!on || by_op.empty()) return;
-    std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(by_op.begin(), by_op.end());
-    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
+    if (!on || rows_by_key.empty()) return;
+    std::vector<std::pair<std::string, Row>> rows(rows_by_key.begin(), rows_by_key.end());
+    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.seconds > b.second.seconds; });
     double total = 0;
-    for (auto& r : rows) total += r.second.first;
-    std::fprintf(stderr, "%-36s %10s %8s %6s\n", "op", "ms", "calls", "%");
-    for (auto& r : rows)
-      std::fprintf(stderr, "%-36s %10.2f %8lld %6.1f\n", r.first.c_str(), r.second.first * 1e3,
-                   static_cast<long long>(r.second.second), 100.0 * r.second.first / total);
+    for (auto& r : rows) total += r.second.seconds;
+    if (by_shape && rows.size() > 60) rows.resize(60);
+    std::fprintf(stderr, "%10s %8s %6s %10s  %s\n", "ms", "calls", "%", "fastest_us", "op");
+    for (auto& [key, r] : rows)
+      std::fprintf(stderr, "%10.2f %8lld %6.1f %10.1f  %s\n", r.seconds * 1e3, static_cast<long long>(r.calls),
+                   100.0 * r.seconds / total, r.fastest * 1e6, key.c_str());
   }
 };
 OpProfile& op_profile() {
   static OpProfile p;
   return p;
+}
+
+std::string profile_key(const OpDef& def, const std::vector<Tensor>& in) {
+  std::string k = def.name;
+  if (!op_profile().by_shape) return k;
+  for (const auto& t : in)
+    if (t.defined()) k += std::string(" ") + dtype_name(t.dtype()) + to_string(t.sizes()) + (t.is_contiguous() ? "" : "*");
+  return k;
 }
 
 void run_profiled(const OpDef& def, const KernelFn& k, const std::vector<Tensor>& in, std::vector<Tensor>& outs,
@@ -88,11 +112,13 @@ void run_profiled(const OpDef& def, const KernelFn& k, const std::vector<Tensor>
   k(in, outs, attrs);
   if (dev.is_cuda()) cuda_synchronize(dev.index);
   double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::string key = profile_key(def, in);
   OpProfile& p = op_profile();
   std::lock_guard<std::mutex> lock(p.mu);
-  auto& e = p.by_op[def.name];
-  e.first += dt;
-  e.second += 1;
+  auto& r = p.rows_by_key[key];
+  r.seconds += dt;
+  r.fastest = std::min(r.fastest, dt);
+  r.calls += 1;
 }
 
 std::vector<Tensor> run_chain(int slot, OpCall& call) {
@@ -132,7 +158,7 @@ std::vector<Tensor> run_kernel(OpCall& call) {
       outs.push_back(call.inplace_self);
     } else {
       outs.reserve(call.out_meta.size());
-      for (auto& m : call.out_meta) outs.push_back(allocate_like_inputs(call, m));
+      for (size_t i = 0; i < call.out_meta.size(); ++i) outs.push_back(allocate_like_inputs(call, call.out_meta[i], i));
     }
     Device dev = outs.empty() ? (call.inputs.empty() ? kCPU : call.inputs[0].device())
                               : outs[0].device();

@@ -22,4 +22,13 @@ void fused_adam_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
                  const std::vector<double>& steps, const AdamStepArgs& args);
 bool has_fused_adam(Device device);
 
+// t can be updated with p as flat arrays: one shape, both dense (row-major or channels_last),
+// with equal strides wherever a dim has more than one element.
+inline bool same_flat_layout(const Tensor& p, const Tensor& t) {
+  if (t.sizes() != p.sizes() || !(p.is_contiguous() || p.is_contiguous(MemoryFormat::channels_last))) return false;
+  for (int64_t d = 0; d < p.dim(); ++d)
+    if (p.sizes()[d] > 1 && p.strides()[d] != t.strides()[d]) return false;
+  return true;
+}
+
 }  // namespace deepseek

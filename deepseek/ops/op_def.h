@@ -47,7 +47,8 @@ struct TensorMeta {
 struct BackwardContext {
   const std::vector<Tensor>& inputs;   // saved inputs (undefined where not saved)
   const std::vector<Tensor>& outputs;  // saved outputs (undefined where not saved)
-  const std::vector<Tensor>& grads;    // gradient of each output (zeros where none flowed)
+  const std::vector<Tensor>& grads;    // gradient of each output (zeros where none flowed,
+                                       // undefined past the first if !materialize_grads)
   const std::vector<TensorMeta>& input_meta;
   const Attrs& attrs;
   const std::vector<bool>& needs_grad;  // per input
@@ -71,6 +72,11 @@ struct OpDef {
   bool random = false;           // takes (seed, offset) attrs from the device generator
   bool differentiable = true;    // false: outputs never require grad (comparisons, argmax)
   bool casts_to_self = false;    // in-place form casts any dtype into self (copy_)
+  // true: outputs that got no gradient reach backward as zeros; false: outputs after the
+  // first (statistics such as a norm's mean) reach it as undefined tensors, which backward
+  // handles (PyTorch's ctx.set_materialize_grads(False)): batch_norm then takes its fused
+  // path, and no zeros are launched for statistics nobody differentiates.
+  bool materialize_grads = true;
   std::vector<int> nondiff_inputs;  // inputs never differentiated (indices, masks)
   // Which inputs/outputs backward reads; only those are saved (memory).
   std::vector<int> save_inputs;   // default (empty + save_all_inputs) = all

@@ -52,6 +52,10 @@ Tensor cast(const Tensor& t, DType dtype);
 Tensor to_device(const Tensor& t, Device device);
 Tensor clone(const Tensor& t);
 Tensor contiguous(const Tensor& t);
+// Dense copies in a memory format (channels_last: 4-D (N, C, H, W) stored as N, H, W, C);
+// contiguous(t, f) returns t itself when it already is dense in f.
+Tensor clone(const Tensor& t, MemoryFormat format);
+Tensor contiguous(const Tensor& t, MemoryFormat format);
 Tensor& copy_(Tensor& dst, const Tensor& src);  // broadcasts src, casts to dst's dtype
 Tensor& fill_(Tensor& t, const Scalar& v);
 

@@ -11,6 +11,7 @@ Tensor Tensor::to(DType t) const { return cast(*this, t); }
 Tensor Tensor::to(Device d) const { return to_device(*this, d); }
 Tensor Tensor::clone() const { return deepseek::clone(*this); }
 Tensor Tensor::contiguous() const { return deepseek::contiguous(*this); }
+Tensor Tensor::contiguous(MemoryFormat format) const { return deepseek::contiguous(*this, format); }
 Tensor Tensor::view(const Shape& s) const { return deepseek::view(*this, s); }
 Tensor Tensor::reshape(const Shape& s) const { return deepseek::reshape(*this, s); }
 Tensor Tensor::flatten(int64_t start, int64_t end) const { return deepseek::flatten(*this, start, end); }

@@ -34,13 +34,16 @@ AdamW::AdamW(std::vector<Tensor> params, AdamOptions o)
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions o)
     : Adam("AdamW", std::move(groups), o, true) {}
 
-// p's state, with zeroed first and second moments and step 0 the first time.
+// p's state, with zeroed first and second moments (in p's layout: a channels_last weight gets
+// channels_last moments, so the fused update reads all of them as flat arrays) and step 0 the
+// first time.
 ParamState& Adam::moments(const Tensor& p) {
   ParamState& st = state(p);
   if (!st.tensors.count("exp_avg")) {
     st.scalars["step"] = 0;
-    st.tensors["exp_avg"] = zeros_like(p).detach();
-    st.tensors["exp_avg_sq"] = zeros_like(p).detach();
+    MemoryFormat f = suggest_memory_format(p);
+    st.tensors["exp_avg"] = contiguous(zeros_like(p), f).detach();
+    st.tensors["exp_avg_sq"] = contiguous(zeros_like(p), f).detach();
   }
   return st;
 }
@@ -97,11 +100,17 @@ bool Adam::fused_update(ParamGroup& g) {
   for (auto& p : g.params) {
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
+    // Dense parameters in any layout (channels_last conv weights): the kernel reads p, its
+    // gradient and moments as flat arrays in one order, so they must share p's strides.
     if (p.device() != dev || (p.dtype() != DType::f32 && p.dtype() != DType::f64) || grad.dtype() != p.dtype() ||
-        !p.is_contiguous())
+        !(p.is_contiguous() || p.is_contiguous(MemoryFormat::channels_last)))
       return false;
     ps.push_back(p);
-    grads.push_back(grad.is_contiguous() ? grad : grad.contiguous());
+    grads.push_back(same_flat_layout(p, grad) ? grad : contiguous(grad, suggest_memory_format(p)));
+  }
+  for (auto& p : ps) {  // a layout changed after the moments were made: the op-by-op path takes it
+    ParamState& st = moments(p);
+    if (!same_flat_layout(p, st.tensors["exp_avg"]) || !same_flat_layout(p, st.tensors["exp_avg_sq"])) return false;
   }
   for (auto& p : ps) {
     ParamState& st = moments(p);

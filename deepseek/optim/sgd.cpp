@@ -40,7 +40,7 @@ void SGD::update(ParamGroup& g) {
       auto it = st.tensors.find("momentum_buffer");
       Tensor buf;
       if (it == st.tensors.end()) {
-        buf = clone(grad).detach();
+        buf = clone(grad, suggest_memory_format(grad)).detach();  // in grad's layout (channels_last)
         st.tensors["momentum_buffer"] = buf;
       } else {
         buf = it->second;

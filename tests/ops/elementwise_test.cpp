@@ -110,7 +110,9 @@ TEST(Elementwise, GradcheckEveryDifferentiableOp) {
 TEST(Elementwise, DoubleBackward) {
   Tensor x = grad_input({5});
   for (auto fn : std::vector<Fn>{[](auto& v) { return tanh(v[0]); }, [](auto& v) { return mul(exp(v[0]), v[0]); },
-                                 [](auto& v) { return softmax(v[0], 0); }, [](auto& v) { return gelu(v[0]); }}) {
+                                 [](auto& v) { return softmax(v[0], 0); }, [](auto& v) { return gelu(v[0]); },
+                                 [](auto& v) { return gelu(v[0], "tanh"); },
+                                 [](auto& v) { return log_softmax(v[0], 0); }}) {
     auto r = autograd::gradgradcheck([&](auto& v) { return std::vector<Tensor>{fn(v)}; }, {x});
     EXPECT_TRUE(r.ok) << r.message;
   }

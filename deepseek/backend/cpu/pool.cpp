@@ -1,5 +1,5 @@
 // Pooling and im2col kernels on contiguous (N, C, H, W) tensors (the op definitions make their
-// inputs contiguous), one OpenMP task per (n, c) plane. Pooling is memory-bound and these
+// inputs contiguous; channels_last max/adaptive pooling is copied to row-major for now), one OpenMP task per (n, c) plane. Pooling is memory-bound and these
 // loops read each input once per window, as PyTorch's own CPU kernels do; max pooling returns
 // PyTorch's indices (flat positions in the H*W plane), which its backward scatters through.
 #include <emmintrin.h>
@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "deepseek/backend/cpu/im2col.h"
+#include "deepseek/backend/cpu/row_major.h"
 #include "deepseek/backend/cpu/loops.h"
 #include "deepseek/ops/registry.h"
 
@@ -289,11 +290,12 @@ void fold_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const 
 
 void install() {
   auto& r = ops::Registry::get();
-  r.register_kernel("max_pool2d_with_indices", DeviceType::cpu, max_pool_kernel);
+  // channels_last tensors go through row-major copies here (row_major.h)
+  r.register_kernel("max_pool2d_with_indices", DeviceType::cpu, row_major_kernel(max_pool_kernel));
   r.register_kernel("avg_pool2d", DeviceType::cpu, avg_pool_kernel);
   r.register_kernel("avg_pool2d_backward", DeviceType::cpu, avg_pool_backward_kernel);
-  r.register_kernel("adaptive_avg_pool2d", DeviceType::cpu, adaptive_kernel<false>);
-  r.register_kernel("adaptive_avg_pool2d_backward", DeviceType::cpu, adaptive_kernel<true>);
+  r.register_kernel("adaptive_avg_pool2d", DeviceType::cpu, row_major_kernel(adaptive_kernel<false>));
+  r.register_kernel("adaptive_avg_pool2d_backward", DeviceType::cpu, row_major_kernel(adaptive_kernel<true>));
   r.register_kernel("unfold", DeviceType::cpu, unfold_kernel);
   r.register_kernel("fold", DeviceType::cpu, fold_kernel);
 }

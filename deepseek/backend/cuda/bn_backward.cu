@@ -1,7 +1,8 @@
 // Fused batch_norm backward (the `batch_norm_backward` op): per-channel sums S1 = sum(g) and
 // S2 = rstd sum(g (x - mean)) over (N, *), split over blocks and added in a fixed order
 // (deterministic), then dx = g w rstd + (x - mean) k2 + k3 in one pass. x and g are contiguous
-// (N, C, S); statistics are f32 (f64 for f64 inputs).
+// (N, C, S) here, channels_last in bn_channels_last.cu; statistics are f32 (f64 for f64 inputs).
+#include "deepseek/backend/cuda/bn_channels_last.h"
 #include "deepseek/backend/cuda/device/loops.cuh"
 
 namespace deepseek::cuda {
@@ -48,27 +49,6 @@ __global__ void bn_bwd_partial(const T* __restrict__ g, const T* __restrict__ x,
   }
 }
 
-// Per channel: dw, db and the dx coefficients (wr, k2, k3).
-template <typename T, typename A>
-__global__ void bn_bwd_finish(const A* part1, const A* part2, int splits, const T* w, const A* rstd, double n,
-                              uint32_t C, T* dw, T* db, A* coef) {
-  uint32_t c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= C) return;
-  A s1 = 0, s2 = 0;
-  for (int k = 0; k < splits; ++k) {
-    s1 += part1[c * splits + k];
-    s2 += part2[c * splits + k];
-  }
-  A r = rstd[c];
-  s2 *= r;
-  A wr = cvt<A>(w[c]) * r;
-  dw[c] = cvt<T>(s2);
-  db[c] = cvt<T>(s1);
-  coef[c] = wr;
-  coef[C + c] = -wr * r * s2 / static_cast<A>(n);
-  coef[2 * C + c] = -wr * s1 / static_cast<A>(n);
-}
-
 template <typename T, typename A>
 __global__ void bn_bwd_dx(const T* __restrict__ g, const T* __restrict__ x, const A* __restrict__ mean,
                           const A* __restrict__ coef, uint32_t C, FastDivider S, FastDivider Cdiv, uint32_t total,
@@ -108,11 +88,8 @@ void run(const std::vector<Tensor>& in, std::vector<Tensor>& out) {
       static_cast<const T*>(g.raw_data()), static_cast<const T*>(x.raw_data()), static_cast<const A*>(mean.raw_data()),
       static_cast<uint32_t>(C), Sd, static_cast<uint32_t>(per_channel), chunk, p1, p2);
   DS_CUDA_LAUNCH_CHECK();
-  bn_bwd_finish<T, A><<<blocks_for(C, 128), 128, 0, stream>>>(
-      p1, p2, static_cast<int>(splits), static_cast<const T*>(w.raw_data()), static_cast<const A*>(rstd.raw_data()),
-      static_cast<double>(per_channel), static_cast<uint32_t>(C), static_cast<T*>(out[1].raw_data()),
-      static_cast<T*>(out[2].raw_data()), static_cast<A*>(coef.raw_data()));
-  DS_CUDA_LAUNCH_CHECK();
+  bn_backward_finish(x.dtype(), p1, p2, static_cast<int>(splits), splits, 1, w.raw_data(), rstd.raw_data(),
+                     per_channel, C, out[1].raw_data(), out[2].raw_data(), coef.raw_data(), stream);
   uint32_t total = static_cast<uint32_t>(x.numel());
   bn_bwd_dx<T, A><<<blocks_for(total, kThreads), kThreads, 0, stream>>>(
       static_cast<const T*>(g.raw_data()), static_cast<const T*>(x.raw_data()), static_cast<const A*>(mean.raw_data()),
@@ -121,6 +98,7 @@ void run(const std::vector<Tensor>& in, std::vector<Tensor>& out) {
 }
 
 void bn_backward(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs&) {
+  if (is_nhwc(in[1])) return batch_norm_backward_nhwc(in, out);
   switch (in[1].dtype()) {
     case DType::f32: return run<float, float>(in, out);
     case DType::f64: return run<double, double>(in, out);

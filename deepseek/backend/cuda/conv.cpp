@@ -46,18 +46,26 @@ cudnnDataType_t dnn_type(DType t) {
   }
 }
 
-bool is_channels_last(const Tensor& t) {
-  const auto& s = t.strides();
-  const auto& z = t.sizes();
-  return t.dim() == 4 && s[1] == 1 && s[3] == z[1] && s[2] == z[1] * z[3] && s[0] == z[1] * z[2] * z[3] &&
-         z[1] > 1;
+// One layout for a whole convolution, as PyTorch: NHWC when the output is channels_last (the
+// op's layout rule makes it so when the input or the weight is), else NCHW. Operands in the
+// other layout are copied (none are on a model converted with to(channels_last)).
+bool nhwc_output(const Tensor& y, const Tensor& a, const Tensor& b) {
+  if (!y.is_contiguous(MemoryFormat::channels_last)) return false;
+  return !y.is_contiguous() || suggest_memory_format(a) == MemoryFormat::channels_last ||
+         suggest_memory_format(b) == MemoryFormat::channels_last;
 }
 
-// NCHW or NHWC dense tensors go to cuDNN as they are; anything else is copied first.
-Tensor dense4(const Tensor& t) {
-  if (t.is_contiguous() || is_channels_last(t)) return t;
+Tensor dense4(const Tensor& t, bool nhwc) {
+  MemoryFormat f = nhwc ? MemoryFormat::channels_last : MemoryFormat::contiguous;
+  if (t.is_contiguous(f)) return t;
   ops::NoInterposers raw;
-  return t.contiguous();
+  return contiguous(t, f);
+}
+
+// The filter's layout flag: NHWC when its memory is (a non-row-major weight, which dense4 made
+// channels_last) or when it may be read either way (1x1 kernels) and the activations are NHWC.
+bool nhwc_filter(const Tensor& w, const Tensor& a, const Tensor& b) {
+  return !w.is_contiguous() || !a.is_contiguous() || !b.is_contiguous();
 }
 
 struct TensorDesc {
@@ -76,10 +84,9 @@ struct TensorDesc {
 
 struct FilterDesc {
   cudnnFilterDescriptor_t d = nullptr;
-  explicit FilterDesc(const Tensor& w) {
+  FilterDesc(const Tensor& w, bool nhwc) {
     DS_CUDNN_CHECK(cudnnCreateFilterDescriptor(&d));
-    DS_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d, dnn_type(w.dtype()),
-                                              is_channels_last(w) ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+    DS_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d, dnn_type(w.dtype()), nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
                                               static_cast<int>(w.sizes()[0]), static_cast<int>(w.sizes()[1]),
                                               static_cast<int>(w.sizes()[2]), static_cast<int>(w.sizes()[3])));
   }
@@ -198,7 +205,7 @@ void run_cached(std::unordered_map<std::string, Perf>& cache, const std::string&
 void forward(const Tensor& x, const Tensor& w, const Tensor& y, const ConvArgs& c) {
   cudnnHandle_t h = handle();
   TensorDesc xd(x), yd(y);
-  FilterDesc wd(w);
+  FilterDesc wd(w, nhwc_filter(w, x, y));
   ConvDesc cd(c, x.dtype());
   Scaling sc(x.dtype());
   run_cached(
@@ -217,7 +224,7 @@ void forward(const Tensor& x, const Tensor& w, const Tensor& y, const ConvArgs& 
 void backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, const ConvArgs& c) {
   cudnnHandle_t h = handle();
   TensorDesc dyd(dy), dxd(dx);
-  FilterDesc wd(w);
+  FilterDesc wd(w, nhwc_filter(w, dx, dy));
   ConvDesc cd(c, dy.dtype());
   Scaling sc(dy.dtype());
   run_cached(
@@ -237,7 +244,7 @@ void backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, const Co
 void backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw, const ConvArgs& c) {
   cudnnHandle_t h = handle();
   TensorDesc dyd(dy), xd(x);
-  FilterDesc wd(dw);
+  FilterDesc wd(dw, nhwc_filter(dw, x, dy));
   ConvDesc cd(c, dy.dtype());
   Scaling sc(dy.dtype());
   run_cached(
@@ -268,7 +275,7 @@ ConvArgs unpadded(ConvArgs c) {
 
 void add_bias(const Tensor& y, const Tensor& bias) {
   ops::NoInterposers raw;
-  Tensor b = dense4(bias.reshape({1, bias.numel(), 1, 1}));
+  Tensor b = bias.reshape({1, bias.numel(), 1, 1}).contiguous();
   cudnnHandle_t h = handle();
   TensorDesc bd(b), yd(y);
   Scaling sc(y.dtype());
@@ -278,19 +285,21 @@ void add_bias(const Tensor& y, const Tensor& bias) {
 void conv2d_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   ConvArgs c = read_args(a);
   if (out[0].numel() == 0) return;
-  Tensor x = dense4(in[0]), w = dense4(in[1]);
+  bool nhwc = nhwc_output(out[0], in[0], in[1]);
+  Tensor x = in[0], w = dense4(in[1], nhwc);
   if (!symmetric(c)) {
     x = pad_input(x, c);
     c = unpadded(c);
   }
-  forward(x, w, out[0], c);
+  forward(dense4(x, nhwc), w, out[0], c);
   if (in.size() > 2) add_bias(out[0], in[2]);
 }
 
 void conv2d_backward_input_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   ConvArgs c = read_args(a);
   if (out[0].numel() == 0) return;
-  Tensor dy = dense4(in[0]), w = dense4(in[1]);
+  bool nhwc = nhwc_output(out[0], in[0], in[1]);
+  Tensor dy = dense4(in[0], nhwc), w = dense4(in[1], nhwc);
   if (symmetric(c)) {
     backward_data(dy, w, out[0], c);
     return;
@@ -298,7 +307,7 @@ void conv2d_backward_input_kernel(const std::vector<Tensor>& in, std::vector<Ten
   // Gradient of the padded input, then the interior.
   const Shape& xs = out[0].sizes();
   Tensor dxp = Tensor::empty({xs[0], xs[1], xs[2] + c.padding[0] + c.padding_r[0], xs[3] + c.padding[1] + c.padding_r[1]},
-                             out[0].dtype(), out[0].device());
+                             out[0].dtype(), out[0].device(), nhwc ? MemoryFormat::channels_last : MemoryFormat::contiguous);
   backward_data(dy, w, dxp, unpadded(c));
   ops::NoInterposers raw;
   Tensor o = out[0];
@@ -308,7 +317,8 @@ void conv2d_backward_input_kernel(const std::vector<Tensor>& in, std::vector<Ten
 void conv2d_backward_weight_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   ConvArgs c = read_args(a);
   if (out[0].numel() == 0) return;
-  Tensor dy = dense4(in[0]), x = dense4(in[1]);
+  bool nhwc = nhwc_output(out[0], in[0], in[1]);
+  Tensor dy = dense4(in[0], nhwc), x = in[1];
   if (dy.numel() == 0 || x.numel() == 0) {
     DS_CUDA_CHECK(cudaMemsetAsync(out[0].raw_data(), 0, out[0].nbytes(), current_stream()));
     return;
@@ -317,7 +327,7 @@ void conv2d_backward_weight_kernel(const std::vector<Tensor>& in, std::vector<Te
     x = pad_input(x, c);
     c = unpadded(c);
   }
-  backward_filter(dy, x, out[0], c);
+  backward_filter(dy, dense4(x, nhwc), out[0], c);
 }
 
 // conv_transpose2d(x, w[Cin, Cout/g, kh, kw]) is the backward-data of the convolution whose
@@ -325,7 +335,8 @@ void conv2d_backward_weight_kernel(const std::vector<Tensor>& in, std::vector<Te
 void conv_transpose2d_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   ConvArgs c = read_args(a);
   if (out[0].numel() == 0) return;
-  Tensor x = dense4(in[0]), w = dense4(in[1]);
+  bool nhwc = nhwc_output(out[0], in[0], in[1]);
+  Tensor x = dense4(in[0], nhwc), w = dense4(in[1], nhwc);
   backward_data(x, w, out[0], c);
   if (in.size() > 2) add_bias(out[0], in[2]);
 }

@@ -1,7 +1,8 @@
 // Normalization kernels on CUDA, the counterparts of backend/cpu/vec/norm.cpp (same outputs:
 // y plus the statistics backward needs, in f32 for f16/bf16 inputs). Statistics are two-pass
 // (mean, then the sum of squared deviations), each a block reduction in a fixed order, so the
-// results are deterministic. The op definitions make x and the parameters contiguous.
+// results are deterministic. The op definitions make x and the parameters contiguous, except
+// that batch_norm keeps a channels_last x (bn_channels_last.cu).
 //  - layer_norm / rms_norm: one block per row of the normalized size N;
 //  - their backward: dx one block per row; dw/db summed over rows in column blocks, split over
 //    row ranges and the splits merged in order by a second kernel;
@@ -10,6 +11,7 @@
 //    running-statistics update is done by the public function with in-place ops.
 #include <cmath>
 
+#include "deepseek/backend/cuda/bn_channels_last.h"
 #include "deepseek/backend/cuda/device/loops.cuh"
 #include "deepseek/backend/cuda/device/reduce.cuh"
 
@@ -392,6 +394,7 @@ __global__ void bn_apply_kernel(const T* __restrict__ x, const T* __restrict__ w
 void batch_norm(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   const Tensor& x = in[0];
   DeviceGuard guard(x.device().index);
+  if (is_nhwc(x)) return batch_norm_nhwc(in, out, a);
   const NCS d = ncs_of(x, out[0], "batch_norm");
   const int64_t nb = d.n, c = d.c, s = d.s;
   bool training = a.get<bool>("training");

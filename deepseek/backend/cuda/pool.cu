@@ -1,5 +1,7 @@
 // Pooling and im2col kernels on CUDA over contiguous (N, C, H, W) tensors (the op definitions
-// make their inputs contiguous): max_pool2d_with_indices, avg_pool2d and its backward,
+// make their inputs contiguous; max_pool2d_with_indices and adaptive_avg_pool2d (+ backward)
+// also run on channels_last tensors, one thread per output element in memory order, so a
+// warp reads adjacent channels): max_pool2d_with_indices, avg_pool2d and its backward,
 // adaptive_avg_pool2d and its backward, unfold (im2col) and fold (col2im). One thread per
 // output element; the backward ops and fold gather over the windows covering each input
 // position (no atomics), in the CPU kernels' order, so results are deterministic and match
@@ -25,17 +27,44 @@ Geo pool_geo(const Shape& in, const Shape& out, const ops::Attrs& a) {
           a.get<bool>("count_include_pad", true)};
 }
 
+// Layout of a pooling op's tensors (input and output alike): NCHW planes are contiguous, NHWC
+// pixels are C elements apart.
+struct Lay {
+  bool nhwc;
+  int64_t C;
+};
+Lay lay_of(const Tensor& t) { return {suggest_memory_format(t) == MemoryFormat::channels_last, t.sizes()[1]}; }
+
+// Element i (in memory order) of a tensor with spatial size OH x OW -> its (oh, ow), and the
+// offset of its (n, c) plane in a tensor of spatial size H x W, with that plane's pixel stride.
+__device__ __forceinline__ void locate(const Lay& L, int64_t i, int64_t OH, int64_t OW, int64_t H, int64_t W,
+                                       int64_t& oh, int64_t& ow, int64_t& base, int64_t& ps) {
+  if (L.nhwc) {
+    int64_t c = i % L.C, q = i / L.C;
+    ow = q % OW;
+    oh = (q / OW) % OH;
+    base = (q / (OW * OH)) * H * W * L.C + c;
+    ps = L.C;
+  } else {
+    ow = i % OW;
+    oh = (i / OW) % OH;
+    base = (i / (OW * OH)) * H * W;
+    ps = 1;
+  }
+}
+
 #define DS_GRID_LOOP(i, n)                                                                          \
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);            \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
 template <typename T>
 __global__ void max_pool_kernel(const T* __restrict__ X, T* __restrict__ Y, int64_t* __restrict__ I, Geo g,
-                                int64_t total) {
+                                Lay L, int64_t total) {
   using A = opmath<T>;
   DS_GRID_LOOP(i, total) {
-    int64_t ow = i % g.OW, oh = (i / g.OW) % g.OH, pl = i / (g.OW * g.OH);
-    const T* xp = X + pl * g.H * g.W;
+    int64_t oh, ow, base, ps;
+    locate(L, i, g.OH, g.OW, g.H, g.W, oh, ow, base, ps);
+    const T* xp = X + base;
     A best = -::cuda::std::numeric_limits<A>::infinity();
     int64_t arg = -1;
     bool nan = false;
@@ -45,7 +74,7 @@ __global__ void max_pool_kernel(const T* __restrict__ X, T* __restrict__ Y, int6
       for (int64_t b = 0; b < g.kw; ++b) {
         int64_t w = ow * g.sw - g.pw + b * g.dw;
         if (w < 0 || w >= g.W) continue;
-        A v = cvt<A>(xp[h * g.W + w]);
+        A v = cvt<A>(xp[(h * g.W + w) * ps]);
         if (arg < 0 || v > best || v != v) {
           best = v;
           arg = h * g.W + w;
@@ -79,10 +108,10 @@ __device__ __forceinline__ AvgWindow avg_window(const Geo& g, int64_t oh, int64_
 // Sum of the plane rows [h0, h1) x columns [w0, w1) in opmath, row by row (the CPU's order).
 template <typename T>
 __device__ __forceinline__ opmath<T> window_sum(const T* xp, int64_t W, int64_t h0, int64_t h1, int64_t w0,
-                                                int64_t w1) {
+                                                int64_t w1, int64_t ps = 1) {
   opmath<T> s = 0;
   for (int64_t h = h0; h < h1; ++h)
-    for (int64_t w = w0; w < w1; ++w) s += cvt<opmath<T>>(xp[h * W + w]);
+    for (int64_t w = w0; w < w1; ++w) s += cvt<opmath<T>>(xp[(h * W + w) * ps]);
   return s;
 }
 
@@ -131,24 +160,27 @@ struct Adaptive {
 };
 
 template <typename T>
-__global__ void adaptive_kernel(const T* __restrict__ X, T* __restrict__ Y, Adaptive g, int64_t total) {
+__global__ void adaptive_kernel(const T* __restrict__ X, T* __restrict__ Y, Adaptive g, Lay L, int64_t total) {
   using A = opmath<T>;
   DS_GRID_LOOP(i, total) {
-    int64_t ow = i % g.OW, oh = (i / g.OW) % g.OH, pl = i / (g.OW * g.OH);
+    int64_t oh, ow, base, ps;
+    locate(L, i, g.OH, g.OW, g.H, g.W, oh, ow, base, ps);
     int64_t h0 = start_index(oh, g.OH, g.H), h1 = end_index(oh, g.OH, g.H);
     int64_t w0 = start_index(ow, g.OW, g.W), w1 = end_index(ow, g.OW, g.W);
     A cnt = static_cast<A>((h1 - h0) * (w1 - w0));
-    A s = window_sum(X + pl * g.H * g.W, g.W, h0, h1, w0, w1);
+    A s = window_sum(X + base, g.W, h0, h1, w0, w1, ps);
     Y[i] = cvt<T>(s / cnt);
   }
 }
 
 template <typename T>
-__global__ void adaptive_backward_kernel(const T* __restrict__ G, T* __restrict__ X, Adaptive g, int64_t total) {
+__global__ void adaptive_backward_kernel(const T* __restrict__ G, T* __restrict__ X, Adaptive g, Lay L,
+                                         int64_t total) {
   using A = opmath<T>;
   DS_GRID_LOOP(i, total) {
-    int64_t w = i % g.W, h = (i / g.W) % g.H, pl = i / (g.W * g.H);
-    const T* gp = G + pl * g.OH * g.OW;
+    int64_t h, w, base, ps;
+    locate(L, i, g.H, g.W, g.OH, g.OW, h, w, base, ps);
+    const T* gp = G + base;
     // Windows containing h start at oh >= floor(h * OH / H) - 1 .. (superset, checked below).
     int64_t oh0 = max((h * g.OH) / g.H - 1, int64_t{0}), oh1 = min(((h + 1) * g.OH) / g.H + 1, g.OH - 1);
     int64_t ow0 = max((w * g.OW) / g.W - 1, int64_t{0}), ow1 = min(((w + 1) * g.OW) / g.W + 1, g.OW - 1);
@@ -160,7 +192,7 @@ __global__ void adaptive_backward_kernel(const T* __restrict__ G, T* __restrict_
         int64_t w0 = start_index(ow, g.OW, g.W), w1 = end_index(ow, g.OW, g.W);
         if (w < w0 || w >= w1) continue;
         A cnt = static_cast<A>((h1 - h0) * (w1 - w0));
-        acc += cvt<A>(gp[oh * g.OW + ow]) / cnt;
+        acc += cvt<A>(gp[(oh * g.OW + ow) * ps]) / cnt;
       }
     }
     X[i] = cvt<T>(acc);
@@ -238,12 +270,15 @@ void max_pool_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const 
   Geo g = pool_geo(x.sizes(), out[0].sizes(), a);
   int64_t total = out[0].numel();
   if (total == 0) return;
-  DS_CHECK(x.is_contiguous() && out[0].is_contiguous() && out[1].is_contiguous(), "[max_pool2d] expects contiguous tensors");
+  Lay L = lay_of(x);
+  MemoryFormat f = L.nhwc ? MemoryFormat::channels_last : MemoryFormat::contiguous;
+  DS_CHECK(x.is_contiguous(f) && out[0].is_contiguous(f) && out[1].is_contiguous(f),
+           "[max_pool2d] expects contiguous or channels_last tensors, all in one layout");
   DeviceGuard dg(x.device().index);
   visit_cuda_floating(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     max_pool_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(x)>>>(ptr<T>(x), ptr<T>(out[0]),
-                                                                                    ptr<int64_t>(out[1]), g, total);
+                                                                                    ptr<int64_t>(out[1]), g, L, total);
   });
   DS_CUDA_LAUNCH_CHECK();
 }
@@ -287,16 +322,20 @@ void adaptive_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const 
   Adaptive g{big[2], big[3], small[2], small[3]};
   int64_t total = dst.numel();
   if (total == 0) return;
-  DS_CHECK(src.is_contiguous() && dst.is_contiguous(), "[adaptive_avg_pool2d] expects contiguous tensors");
+  // The layout is the bigger tensor's (the small one is often (N, C, 1, 1): both layouts at once).
+  Lay L = lay_of(Backward ? dst : src);
+  MemoryFormat f = L.nhwc ? MemoryFormat::channels_last : MemoryFormat::contiguous;
+  DS_CHECK(src.is_contiguous(f) && dst.is_contiguous(f),
+           "[adaptive_avg_pool2d] expects contiguous or channels_last tensors, both in one layout");
   DeviceGuard dg(src.device().index);
   visit_cuda_floating(src.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (Backward)
       adaptive_backward_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(src)>>>(ptr<T>(src),
-                                                                                                ptr<T>(dst), g, total);
+                                                                                                ptr<T>(dst), g, L, total);
     else
       adaptive_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(src)>>>(ptr<T>(src), ptr<T>(dst), g,
-                                                                                        total);
+                                                                                        L, total);
   });
   DS_CUDA_LAUNCH_CHECK();
 }

@@ -127,9 +127,88 @@ void softmax_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, con
   });
 }
 
+// log_softmax_backward: dx = g - exp(y) * sum(g) along the dim. Rows along the last dim: a
+// warp per row up to 1024 values, a block per row beyond; other dims: a thread per column.
+template <typename T>
+__device__ __forceinline__ T lsm_grad(T g, T y, opmath<T> s) {
+  return cvt<T>(cvt<opmath<T>>(g) - exp(cvt<opmath<T>>(y)) * s);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(256) lsm_backward_warp_kernel(const T* __restrict__ g, const T* __restrict__ y,
+                                                               T* __restrict__ dx, int64_t rows, int64_t n) {
+  using V = opmath<T>;
+  const int lane = threadIdx.x & 31;
+  const int64_t warps_per_block = blockDim.x >> 5;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * warps_per_block;
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * warps_per_block + (threadIdx.x >> 5); row < rows;
+       row += step) {
+    const int64_t o = row * n;
+    V s = 0;
+    for (int64_t k = lane; k < n; k += 32) s += cvt<V>(g[o + k]);
+    s = warp_allreduce(s, SumOp{});
+    for (int64_t k = lane; k < n; k += 32) dx[o + k] = lsm_grad(g[o + k], y[o + k], s);
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kSoftmaxBlock) lsm_backward_block_kernel(const T* __restrict__ g,
+                                                                          const T* __restrict__ y,
+                                                                          T* __restrict__ dx, int64_t rows, int64_t n) {
+  using V = opmath<T>;
+  __shared__ V smem[32];
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const int64_t o = row * n;
+    V s = 0;
+    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) s += cvt<V>(g[o + k]);
+    s = block_allreduce(s, SumOp{}, smem);
+    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) dx[o + k] = lsm_grad(g[o + k], y[o + k], s);
+  }
+}
+
+template <typename T>
+__global__ void lsm_backward_column_kernel(const T* __restrict__ g, const T* __restrict__ y, T* __restrict__ dx,
+                                           int64_t outer, int64_t n, int64_t inner) {
+  using V = opmath<T>;
+  const int64_t cols = outer * inner;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < cols; c += stride) {
+    const int64_t base = (c / inner) * n * inner + c % inner;
+    V s = 0;
+    for (int64_t k = 0; k < n; ++k) s += cvt<V>(g[base + k * inner]);
+    for (int64_t k = 0; k < n; ++k) dx[base + k * inner] = lsm_grad(g[base + k * inner], y[base + k * inner], s);
+  }
+}
+
+void log_softmax_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tensor &g = in[0], &y = in[1];
+  DeviceGuard guard(y.device().index);
+  if (y.numel() == 0) return;
+  int64_t d = y.dim() == 0 ? 0 : wrap_dim(a.get<int64_t>("dim"), y.dim(), "log_softmax_backward");
+  int64_t n = y.dim() == 0 ? 1 : y.sizes()[d];
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < d; ++i) outer *= y.sizes()[i];
+  for (int64_t i = d + 1; i < y.dim(); ++i) inner *= y.sizes()[i];
+  cudaStream_t stream = current_stream();
+  visit_cuda_floating(y.dtype(), "log_softmax_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *gp = static_cast<const T*>(g.raw_data()), *yp = static_cast<const T*>(y.raw_data());
+    T* dp = static_cast<T*>(out[0].raw_data());
+    if (inner == 1 && n <= kSoftmaxWarpMax)
+      lsm_backward_warp_kernel<T><<<blocks_for(outer, 256 / 32, 1 << 20), 256, 0, stream>>>(gp, yp, dp, outer, n);
+    else if (inner == 1)
+      lsm_backward_block_kernel<T><<<static_cast<unsigned>(std::min<int64_t>(outer, 1 << 20)), kSoftmaxBlock, 0,
+                                     stream>>>(gp, yp, dp, outer, n);
+    else
+      lsm_backward_column_kernel<T><<<blocks_for(outer * inner, 256), 256, 0, stream>>>(gp, yp, dp, outer, n, inner);
+    DS_CUDA_LAUNCH_CHECK();
+  });
+}
+
 void register_softmax_kernels() {
   register_cuda_kernel("softmax", softmax_kernel<false>);
   register_cuda_kernel("log_softmax", softmax_kernel<true>);
+  register_cuda_kernel("log_softmax_backward", log_softmax_backward_kernel);
 }
 
 }  // namespace

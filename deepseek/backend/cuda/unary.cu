@@ -28,6 +28,30 @@ ops::KernelFn numeric(Op op) {
   };
 }
 
+// gelu_backward(g, x) = g gelu'(x) in opmath (the CPU kernel's formulas).
+struct GeluBackward {
+  bool tanh_form;
+  template <typename V> __device__ V operator()(V g, V x) const {
+    V x2 = x * x, d;
+    if (tanh_form) {
+      const V k = V(0.7978845608028654), c = V(0.044715);
+      V t = tanh(k * (x + c * x * x2));
+      d = V(0.5) * (V(1) + t) + V(0.5) * x * (V(1) - t * t) * k * (V(1) + V(3) * c * x2);
+    } else {
+      d = V(0.5) * (V(1) + erf(x * V(0.7071067811865476))) + x * exp(V(-0.5) * x2) * V(0.3989422804014327);
+    }
+    return g * d;
+  }
+};
+
+void gelu_backward(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  GeluBackward op{a.get<std::string>("approximate", "none") == "tanh"};
+  visit_cuda_floating(in[0].dtype(), "gelu_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    elementwise<T, T, T>(out[0], {&in[0], &in[1]}, fn::Binary<T, GeluBackward>{op});
+  });
+}
+
 // Kernels whose functor depends on attributes.
 template <typename Make>
 ops::KernelFn floating_with(Make make) {
@@ -59,6 +83,7 @@ void register_unary_kernels() {
   register_cuda_kernel("gelu", floating_with([](const ops::Attrs& a) {
     return fn::Gelu{a.get<std::string>("approximate", "none") == "tanh"};
   }));
+  register_cuda_kernel("gelu_backward", gelu_backward);
   register_cuda_kernel("softplus", floating_with([](const ops::Attrs& a) {
     return fn::Softplus{a.get<double>("beta"), a.get<double>("threshold")};
   }));

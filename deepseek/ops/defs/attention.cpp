@@ -8,9 +8,14 @@
 // the (L, S) weight matrices never exist for the whole batch at once, in the forward or for
 // backward, and the kernels run on any device that has bmm, softmax-style reductions and
 // dropout. The backward is written with public ops, so it is itself differentiable.
+//
+// On CUDA, f16/bf16 inputs with head size 64 or 128, no mask and no dropout go to the fused
+// flash attention kernels instead (ops `flash_attention` and `flash_attention_backward`,
+// backend/cuda/flash_attention.cu); double backward (create_graph) takes the composite path.
 #include <cmath>
 #include <limits>
 
+#include "deepseek/autograd/grad_mode.h"
 #include "deepseek/ops/attention.h"
 #include "deepseek/ops/defs/common.h"
 #include "deepseek/ops/raw_ops.h"
@@ -92,9 +97,32 @@ Tensor dropout_like(const Tensor& x, const Attrs& a) {
   return ops::dispatch1(op, {x}, a);
 }
 
+const char* kFlash = "flash_attention";
+const char* kFlashBackward = "flash_attention_backward";
+
+// The cases the fused kernels take: CUDA, f16/bf16, one head size of 64 or 128 for q, k and
+// v, no mask, no dropout.
+bool use_flash(const std::vector<Tensor>& in, const Geometry& g) {
+  static const auto op = ops::op_id(kFlash);
+  const Tensor& q = in[0];
+  int64_t d = q.sizes()[2];
+  return q.device().is_cuda() && (q.dtype() == DType::bf16 || q.dtype() == DType::f16) && (d == 64 || d == 128) &&
+         in[2].sizes()[2] == d && g.mask_kind == 0 && g.dropout_p == 0 &&
+         ops::Registry::get().at(op).has_kernel(DeviceType::cuda);
+}
+
+Attrs flash_attrs(const Geometry& g) {
+  return Attrs().set("scale", g.scale).set("is_causal", static_cast<int64_t>(g.causal));
+}
+
 void forward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const Attrs& a) {
   ops::NoInterposers raw;  // the kernel's own op calls are not recorded
   Geometry g = geometry(in, a);
+  if (use_flash(in, g)) {  // straight into this op's outputs
+    static const auto op = ops::op_id(kFlash);
+    ops::Registry::get().at(op).kernels[static_cast<int>(DeviceType::cuda)](in, out, flash_attrs(g));
+    return;
+  }
   const Tensor& v = in[2];
   for (int64_t b0 = 0; b0 < g.B; b0 += g.chunk) {
     int64_t n = std::min(g.chunk, g.B - b0);
@@ -114,6 +142,12 @@ Grads backward(const BackwardContext& c) {
   const Tensor &q = in[0], &k = in[1], &v = in[2];
   const Tensor &o = c.outputs[0], &lse_all = c.outputs[1], &dout = c.grads[0];
   Geometry g = geometry(in, c.attrs);
+  if (use_flash(in, g) && !autograd::GradMode::enabled()) {
+    static const auto op = ops::op_id(kFlashBackward);
+    auto r = ops::dispatch(op, {dout, q, k, v, o, lse_all}, flash_attrs(g));
+    return Grads{c.needs_grad[0] ? r[0] : Tensor(), c.needs_grad[1] ? r[1] : Tensor(),
+                 c.needs_grad[2] ? r[2] : Tensor()};
+  }
   DType acc = acc_dtype(q.dtype());
   bool want_mask = in.size() > 3 && g.mask_kind == 2 && c.needs_grad[3];
   std::vector<Tensor> dq, dk, dv, dm;
@@ -174,6 +208,7 @@ void define() {
                                    {{q.sizes()[0], q.sizes()[1]}, acc_dtype(q.dtype()), q.device()}};
   };
   d.save_outputs = {0, 1};  // the output and the log-sum-exp of each row
+  d.materialize_grads = false;  // the log-sum-exp's gradient is never used
   d.backward = backward;
   d.flops = [](const std::vector<TensorMeta>& in, const std::vector<TensorMeta>&, const Attrs&) {
     double B = static_cast<double>(in[0].sizes[0]), L = static_cast<double>(in[0].sizes[1]);
@@ -184,6 +219,52 @@ void define() {
   for (DeviceType dev : {DeviceType::cpu, DeviceType::cuda}) ops::Registry::get().register_kernel(kOp, dev, forward_kernel);
 }
 DS_REGISTER(define);
+
+// The fused kernels' ops (kernels on CUDA only; scaled_dot_product_attention calls them).
+// flash_attention: q (B, L, D), k, v (B, S, D) -> out (B, L, D), log-sum-exp (B, L) f32.
+// flash_attention_backward: dout, q, k, v, out, lse -> dq, dk, dv. attrs: scale, is_causal.
+void check_flash(const Tensor& t, const Tensor& q, const char* op, const char* what) {
+  DS_CHECK(t.dim() == 3 && t.sizes()[0] == q.sizes()[0] && t.sizes()[2] == q.sizes()[2], "[", op, "] ", what,
+           " must be (B, *, ", q.sizes()[2], ") as the query, got shape ", to_string(t.sizes()));
+  DS_CHECK(t.dtype() == q.dtype(), "[", op, "] ", what, " must be ", dtype_name(q.dtype()), ", got ", dtype_name(t.dtype()));
+}
+
+void check_flash_query(const Tensor& q, const char* op) {
+  DS_CHECK(q.dim() == 3 && (q.dtype() == DType::bf16 || q.dtype() == DType::f16) &&
+               (q.sizes()[2] == 64 || q.sizes()[2] == 128),
+           "[", op, "] expects an f16/bf16 query (B, L, D) with D 64 or 128, got ", dtype_name(q.dtype()), " ",
+           to_string(q.sizes()));
+}
+
+void define_flash() {
+  auto& f = ops::define_op(kFlash, OpKind::opaque, 3, 2);
+  f.differentiable = false;
+  f.infer = [](std::vector<Tensor>& in, const Attrs&) {
+    const Tensor& q = in[0];
+    check_flash_query(q, kFlash);
+    check_flash(in[1], q, kFlash, "key");
+    check_flash(in[2], q, kFlash, "value");
+    DS_CHECK(in[1].sizes()[1] == in[2].sizes()[1], "[", kFlash, "] key and value lengths differ");
+    return std::vector<TensorMeta>{ops::meta_of(q), {{q.sizes()[0], q.sizes()[1]}, DType::f32, q.device()}};
+  };
+  auto& b = ops::define_op(kFlashBackward, OpKind::opaque, 6, 3);
+  b.differentiable = false;
+  b.deterministic = false;  // dq is summed with atomics
+  b.infer = [](std::vector<Tensor>& in, const Attrs&) {
+    const Tensor& q = in[1];
+    check_flash_query(q, kFlashBackward);
+    for (int i : {0, 4}) check_flash(in[i], q, kFlashBackward, i == 0 ? "grad" : "output");
+    check_flash(in[2], q, kFlashBackward, "key");
+    check_flash(in[3], q, kFlashBackward, "value");
+    DS_CHECK((in[5].dtype() == DType::f32 && in[5].sizes() == Shape{q.sizes()[0], q.sizes()[1]}), "[", kFlashBackward,
+             "] lse must be f32 (B, L)");
+    if (!in[4].is_contiguous()) in[4] = contiguous(in[4]);
+    if (!in[5].is_contiguous()) in[5] = contiguous(in[5]);
+    return std::vector<TensorMeta>{ops::meta_of(q), ops::meta_of(in[2]),
+                                   ops::meta_of(in[3])};
+  };
+}
+DS_REGISTER(define_flash);
 
 void check_public(const Tensor& t, const char* what) {
   DS_CHECK(t.defined(), "[", kOp, "] ", what, " is an undefined tensor");

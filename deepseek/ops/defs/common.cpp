@@ -50,6 +50,22 @@ OpDef& define_op(const std::string& name, OpKind kind, int num_inputs, int num_o
   return d;
 }
 
+void keep_channels_last(const OpDef& d, std::vector<int> inputs) {
+  Registry::get().set_output_layout(d.id, [inputs](const std::vector<Tensor>& in, const Attrs& a, size_t) {
+    for (int i : inputs)
+      if (i < static_cast<int>(in.size()) && in[i].defined() &&
+          suggest_memory_format(in[i]) == MemoryFormat::channels_last)
+        return MemoryFormat::channels_last;
+    return memory_format_from_name(a.get<std::string>("memory_format", "contiguous"));
+  });
+}
+
+Tensor dense_nchw_or_nhwc(const Tensor& t) {
+  return suggest_memory_format(t) == MemoryFormat::channels_last || t.is_contiguous() ? t : contiguous(t);
+}
+
+std::string memory_format_attr(const Tensor& t) { return memory_format_name(suggest_memory_format(t)); }
+
 Tensor reduce_grad_to(const Tensor& grad, const TensorMeta& meta) {
   if (!grad.defined()) return grad;
   Tensor g = grad.sizes() == meta.sizes ? grad : sum_to(grad, meta.sizes);

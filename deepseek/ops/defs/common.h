@@ -37,6 +37,16 @@ inline std::string dtype_attr(DType d) { return dtype_name(d); }
 // Shorthand for defining an op: fills the common fields and returns the def for the rest.
 OpDef& define_op(const std::string& name, OpKind kind, int num_inputs, int num_outputs = 1);
 
+// Output-layout rule (registry.h) of ops that keep channels_last (conv, batch norm, pooling):
+// their 4-D outputs are channels_last when any of `inputs` is (suggest_memory_format), or when
+// attr memory_format says so (backward ops whose inputs do not show the forward's layout).
+void keep_channels_last(const OpDef& d, std::vector<int> inputs);
+// The layout such ops read their 4-D input in: `t` when it is channels_last or row-major,
+// else a row-major copy.
+Tensor dense_nchw_or_nhwc(const Tensor& t);
+// "memory_format" attr value naming t's suggested layout (for the ops above).
+std::string memory_format_attr(const Tensor& t);
+
 // Reduces a gradient of a broadcast result back to an input's meta (shape and dtype).
 Tensor reduce_grad_to(const Tensor& grad, const TensorMeta& meta);
 

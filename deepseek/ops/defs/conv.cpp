@@ -96,6 +96,7 @@ double conv_flops(const Shape& out, const Shape& w) {
 
 void define() {
   auto& c = ops::define_op("conv2d", OpKind::opaque, -1);
+  ops::keep_channels_last(c, {0, 1});  // PyTorch: channels_last if either operand is
   c.infer = [](std::vector<Tensor>& in, const Attrs& a) {
     DS_CHECK(in.size() == 2 || in.size() == 3, "[conv2d] expects (input, weight[, bias]), got ", in.size(), " tensors");
     ConvArgs ca = read_args(a, "conv2d");
@@ -120,6 +121,7 @@ void define() {
 
   // (grad_out, weight) -> grad_input of shape attr input_size.
   auto& bi = ops::define_op("conv2d_backward_input", OpKind::opaque, 2);
+  ops::keep_channels_last(bi, {0, 1});  // PyTorch: channels_last if either operand is
   bi.infer = [](std::vector<Tensor>& in, const Attrs& a) {
     ConvArgs ca = read_args(a, "conv2d_backward_input");
     DType t = check_dtypes(in, "conv2d_backward_input");
@@ -144,6 +146,7 @@ void define() {
 
   // (grad_out, input) -> grad_weight of shape attr weight_size.
   auto& bw = ops::define_op("conv2d_backward_weight", OpKind::opaque, 2);
+  ops::keep_channels_last(bw, {0, 1});  // PyTorch: channels_last if either operand is
   bw.infer = [](std::vector<Tensor>& in, const Attrs& a) {
     ConvArgs ca = read_args(a, "conv2d_backward_weight");
     DType t = check_dtypes(in, "conv2d_backward_weight");
@@ -168,6 +171,7 @@ void define() {
 
   // conv_transpose2d(x, w[, b]), w: (in_channels, out_channels/groups, kH, kW).
   auto& ct = ops::define_op("conv_transpose2d", OpKind::opaque, -1);
+  ops::keep_channels_last(ct, {0, 1});  // PyTorch: channels_last if either operand is
   ct.infer = [](std::vector<Tensor>& in, const Attrs& a) {
     const char* op = "conv_transpose2d";
     DS_CHECK(in.size() == 2 || in.size() == 3, "[conv_transpose2d] expects (input, weight[, bias]), got ", in.size(),

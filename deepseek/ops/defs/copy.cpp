@@ -35,8 +35,12 @@ void define() {
   cp.save_all_inputs = false;
   cp.casts_to_self = true;
 
-  // clone: a contiguous copy (opaque, so the output is row-major whatever the input's strides).
+  // clone: a dense copy, row-major or in the layout named by attr memory_format (opaque, so
+  // the output does not follow the input's strides).
   auto& cl = ops::define_op("clone", OpKind::opaque, 1);
+  ops::Registry::get().set_output_layout(cl.id, [](const std::vector<Tensor>&, const Attrs& a, size_t) {
+    return memory_format_from_name(a.get<std::string>("memory_format", "contiguous"));
+  });
   cl.infer = [](std::vector<Tensor>& in, const Attrs&) {
     return std::vector<TensorMeta>{ops::meta_of(in[0])};
   };
@@ -80,7 +84,19 @@ Tensor clone(const Tensor& t) {
   return ops::dispatch1(op, {t});
 }
 
+Tensor clone(const Tensor& t, MemoryFormat format) {
+  static const auto op = ops::op_id("clone");
+  if (format == MemoryFormat::contiguous) return clone(t);
+  DS_CHECK(t.dim() == 4, "[clone] channels_last needs a 4-D (N, C, H, W) tensor, got shape ", to_string(t.sizes()));
+  return ops::dispatch1(op, {t}, Attrs().set("memory_format", std::string(memory_format_name(format))));
+}
+
 Tensor contiguous(const Tensor& t) { return t.is_contiguous() ? t : clone(t); }
+
+Tensor contiguous(const Tensor& t, MemoryFormat format) {
+  DS_CHECK(t.defined(), "[contiguous] undefined tensor");
+  return t.is_contiguous(format) ? t : clone(t, format);
+}
 
 Tensor& copy_(Tensor& dst, const Tensor& src) {
   static const auto op = ops::op_id("copy");

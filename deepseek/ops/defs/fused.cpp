@@ -21,12 +21,13 @@ void define() {
     for (size_t i = 0; i < n; ++i) {
       const Tensor& p = in[i];
       DS_CHECK(is_floating(p.dtype()), "[fused_adam] parameters must be floating point, got ", dtype_name(p.dtype()));
-      DS_CHECK(p.is_contiguous(), "[fused_adam] parameter ", i, " must be contiguous");
+      DS_CHECK(p.is_contiguous() || p.is_contiguous(MemoryFormat::channels_last), "[fused_adam] parameter ", i,
+               " must be contiguous or channels_last");
       for (size_t k = 1; k < 4; ++k) {
         const Tensor& t = in[k * n + i];
         DS_CHECK(t.sizes() == p.sizes(), "[fused_adam] tensor ", k, " of parameter ", i, " has shape ",
                  to_string(t.sizes()), ", expected ", to_string(p.sizes()));
-        DS_CHECK(t.is_contiguous(), "[fused_adam] optimizer tensors must be contiguous");
+        DS_CHECK(same_flat_layout(p, t), "[fused_adam] optimizer tensors must have their parameter's layout");
         DS_CHECK(t.dtype() == (k == 1 ? t.dtype() : p.dtype()) && is_floating(t.dtype()),
                  "[fused_adam] moments must have the parameter's dtype");
       }

@@ -108,6 +108,7 @@ void define_layer_norm() {
   d.save_all_inputs = false;
   d.save_inputs = {0, 1};
   d.save_outputs = {1, 2};
+  d.materialize_grads = false;
   d.flops = [](auto& in, auto&, auto&) { return norm_flops(in); };
   d.channels.links = {{0, -1, -1}, {1, 0, -1}, {2, 0, -1}};
   d.backward = [](const BackwardContext& c) {
@@ -137,6 +138,7 @@ void define_rms_norm() {
   };
   d.save_all_inputs = true;
   d.save_outputs = {1};
+  d.materialize_grads = false;
   d.flops = [](auto& in, auto&, auto&) { return 4.0 * numel(in[0].sizes); };
   d.channels.links = {{0, -1, -1}, {1, 0, -1}};
   d.backward = [](const BackwardContext& c) {
@@ -169,6 +171,7 @@ void define_group_norm() {
   d.save_all_inputs = false;
   d.save_inputs = {0, 1};
   d.save_outputs = {1, 2};
+  d.materialize_grads = false;
   d.flops = [](auto& in, auto&, auto&) { return norm_flops(in); };
   d.channels.links = {{0, 1, 1}, {1, 0, 1}, {2, 0, 1}};
   d.backward = [](const BackwardContext& c) {
@@ -220,14 +223,16 @@ void define_batch_norm() {
                "[batch_norm] expected more than 1 value per channel when training, got input shape ",
                to_string(in[0].sizes()));
     }
-    if (!in[0].is_contiguous()) in[0] = contiguous(in[0]);
+    in[0] = ops::dense_nchw_or_nhwc(in[0]);  // channels_last stays: y is channels_last too
     TensorMeta st{{c}, sd, in[0].device()};
     return std::vector<TensorMeta>{ops::meta_of(in[0]), st, st, st};
   };
+  ops::keep_channels_last(d, {0});
   d.nondiff_inputs = {3, 4};
   d.save_all_inputs = false;
   d.save_inputs = {0, 1};
   d.save_outputs = {1, 2};
+  d.materialize_grads = false;
   d.flops = [](auto& in, auto&, auto&) { return norm_flops(in); };
   d.channels.links = {{0, 1, 1}, {1, 0, 1}, {2, 0, 1}, {3, 0, 1}, {4, 0, 1}};
   d.backward = [](const BackwardContext& c) {
@@ -311,11 +316,13 @@ void define_batch_norm_backward() {
       if (!in[i].is_contiguous()) in[i] = contiguous(in[i]);
     }
     if (in[0].dtype() != x.dtype()) in[0] = cast(in[0], x.dtype());
-    if (!in[0].is_contiguous()) in[0] = contiguous(in[0]);
-    if (!in[1].is_contiguous()) in[1] = contiguous(in[1]);
+    // x row-major or channels_last, and g in x's layout (a copy only when they differ)
+    in[1] = ops::dense_nchw_or_nhwc(in[1]);
+    in[0] = contiguous(in[0], suggest_memory_format(in[1]));
     TensorMeta pm{{c}, in[2].dtype(), x.device()};
     return std::vector<TensorMeta>{ops::meta_of(in[1]), pm, pm};
   };
+  ops::keep_channels_last(d, {1});
   d.nondiff_inputs = {3, 4};
   d.backward = [](const BackwardContext&) -> Grads {
     DS_THROW("[batch_norm_backward] double backward through batch_norm on CUDA is not supported");

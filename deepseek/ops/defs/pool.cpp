@@ -76,9 +76,10 @@ void define() {
   mp.infer = [](std::vector<Tensor>& in, const Attrs& a) {
     check_input(in[0], "max_pool2d");
     Shape s = window_shape(in[0].sizes(), a, "max_pool2d", true);
-    in[0] = contiguous_input(in[0]);
+    in[0] = ops::dense_nchw_or_nhwc(in[0]);  // channels_last stays (values and indices)
     return std::vector<TensorMeta>{{s, in[0].dtype(), in[0].device()}, {s, DType::i64, in[0].device()}};
   };
+  ops::keep_channels_last(mp, {0});
   mp.flops = window_flops;
   mp.channels = channel_passthrough();
   mp.save_all_inputs = false;
@@ -86,6 +87,15 @@ void define() {
   mp.backward = [](const BackwardContext& c) {
     const Shape& xs = c.input_meta[0].sizes;
     const Tensor& g = c.grads[0];
+    if (suggest_memory_format(c.outputs[1]) == MemoryFormat::channels_last) {
+      // channels_last: scatter over (N, H*W, C) views of the gradient and the indices (no
+      // copies when the gradient is channels_last too); the result is channels_last.
+      const Shape& os = c.outputs[1].sizes();
+      auto rows = [&](const Tensor& t) { return reshape(permute(t, {0, 2, 3, 1}), {os[0], os[2] * os[3], os[1]}); };
+      Tensor z = zeros({xs[0], xs[2] * xs[3], xs[1]}, {g.dtype(), g.device()});
+      Tensor r = scatter_add(z, 1, rows(c.outputs[1]), rows(contiguous(g, MemoryFormat::channels_last)));
+      return Grads{permute(reshape(r, {xs[0], xs[2], xs[3], xs[1]}), {0, 3, 1, 2})};
+    }
     Tensor z = zeros({xs[0], xs[1], xs[2] * xs[3]}, {g.dtype(), g.device()});
     Tensor idx = reshape(c.outputs[1], {xs[0], xs[1], -1});
     return Grads{reshape(scatter_add(z, 2, idx, reshape(g, {xs[0], xs[1], -1})), xs)};
@@ -126,7 +136,7 @@ void define() {
   ad.infer = [](std::vector<Tensor>& in, const Attrs& a) {
     check_input(in[0], "adaptive_avg_pool2d");
     Ints o = pair(a, "output_size", {}, "adaptive_avg_pool2d", 1);
-    in[0] = contiguous_input(in[0]);
+    in[0] = ops::dense_nchw_or_nhwc(in[0]);  // channels_last stays
     return std::vector<TensorMeta>{{{in[0].sizes()[0], in[0].sizes()[1], o[0], o[1]}, in[0].dtype(), in[0].device()}};
   };
   ad.flops = [](const std::vector<TensorMeta>& in, const std::vector<TensorMeta>&, const Attrs&) {
@@ -134,6 +144,7 @@ void define() {
   };
   ad.channels = channel_passthrough();
   ad.save_all_inputs = false;
+  ops::keep_channels_last(ad, {0});
   ad.backward = [](const BackwardContext& c) {
     return Grads{call("adaptive_avg_pool2d_backward", c.grads[0],
                       Attrs(c.attrs).set("input_size", c.input_meta[0].sizes))};
@@ -146,10 +157,13 @@ void define() {
              "[adaptive_avg_pool2d_backward] grad_output ", to_string(in[0].sizes()), " does not match input_size ",
              to_string(xs));
     DS_CHECK(is_floating(in[0].dtype()), "[adaptive_avg_pool2d_backward] expects a floating-point gradient");
-    in[0] = contiguous_input(in[0]);
+    // attr memory_format: the forward input's layout (the gradient, often (N, C, 1, 1), may
+    // not show it); the gradient is read in that layout.
+    in[0] = contiguous(in[0], memory_format_from_name(a.get<std::string>("memory_format", "contiguous")));
     return std::vector<TensorMeta>{{xs, in[0].dtype(), in[0].device()}};
   };
   adb.save_all_inputs = false;
+  ops::keep_channels_last(adb, {});
   adb.backward = [](const BackwardContext& c) {
     Shape o = c.input_meta[0].sizes;
     return Grads{call("adaptive_avg_pool2d", c.grads[0], Attrs().set("output_size", Ints{o[2], o[3]}))};
@@ -272,7 +286,9 @@ Tensor avg_pool1d(const Tensor& x, int64_t kernel, std::optional<int64_t> stride
 Tensor adaptive_avg_pool2d(const Tensor& x, std::vector<int64_t> output_size) {
   static const auto op = ops::op_id("adaptive_avg_pool2d");
   return batched(x, "adaptive_avg_pool2d", [&](const Tensor& x4) {
-    return ops::dispatch1(op, {x4}, Attrs().set("output_size", output_size));
+    Attrs a = Attrs().set("output_size", output_size);
+    if (suggest_memory_format(x4) == MemoryFormat::channels_last) a.set("memory_format", ops::memory_format_attr(x4));
+    return ops::dispatch1(op, {x4}, a);
   });
 }
 

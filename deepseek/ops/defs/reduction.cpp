@@ -56,6 +56,11 @@ ops::OpDef& reduction(const char* name, bool empty_ok = true) {
   return d;
 }
 
+Tensor log_softmax_backward_op(const Tensor& g, const Tensor& y, int64_t dim) {
+  static const auto op = ops::op_id("log_softmax_backward");
+  return ops::dispatch1(op, {g, y}, Attrs().set("dim", dim));
+}
+
 void define() {
   auto& s = reduction("sum");
   s.infer = [](std::vector<Tensor>& in, const Attrs& a) {
@@ -191,10 +196,36 @@ void define() {
       const Tensor& y = c.outputs[0];
       const Tensor& g = c.grads[0];
       if (y.dim() == 0) return Grads{is_log ? zeros_like(g) : zeros_like(g)};
-      if (is_log) return Grads{sub(g, mul(exp(y), sum(g, {d}, true)))};
+      if (is_log) return Grads{log_softmax_backward_op(g, y, d)};
       return Grads{mul(y, sub(g, sum(mul(g, y), {d}, true)))};
     };
   }
+
+  // log_softmax's gradient, dx = g - exp(y) sum(g) along dim (y the forward's output), fused
+  // (one read of y, two of g) as PyTorch's _log_softmax_backward_data; it takes the big
+  // cross-entropy backward from five full passes to one. Its own backward uses public ops:
+  // with p = exp(y), d/dg = gg - sum(gg p), d/dy = -gg p sum(g).
+  auto& lb = ops::define_op("log_softmax_backward", OpKind::opaque, 2);
+  lb.infer = [](std::vector<Tensor>& in, const Attrs& a) {
+    DS_CHECK(in[0].sizes() == in[1].sizes(), "[log_softmax_backward] grad shape ", to_string(in[0].sizes()),
+             " does not match output shape ", to_string(in[1].sizes()));
+    if (in[1].dim() > 0) wrap_dim(a.get<int64_t>("dim"), in[1].dim(), "log_softmax_backward");
+    ops::promote_to_float(in);
+    if (in[0].dtype() != in[1].dtype()) in[0] = cast(in[0], in[1].dtype());
+    for (auto& t : in)
+      if (!t.is_contiguous()) t = contiguous(t);
+    return std::vector<TensorMeta>{ops::meta_of(in[1])};
+  };
+  lb.flops = [](auto&, const std::vector<TensorMeta>& out, auto&) { return 4.0 * numel(out[0].sizes); };
+  lb.backward = [](const BackwardContext& c) {
+    int64_t d = c.attrs.get<int64_t>("dim");
+    const Tensor &g = c.inputs[0], &y = c.inputs[1], &gg = c.grads[0];
+    Tensor p = exp(y);
+    Grads r(2);
+    if (c.needs_grad[0]) r[0] = sub(gg, sum(mul(gg, p), {d}, true));
+    if (c.needs_grad[1]) r[1] = neg(mul(mul(gg, p), sum(g, {d}, true)));
+    return r;
+  };
 }
 DS_REGISTER(define);
 

@@ -38,6 +38,32 @@ ops::OpDef& unary(const char* name, IntPolicy policy, ops::BackwardFn bw, bool s
 
 Tensor zero_grad(const BackwardContext& c) { return zeros_like(G(c)); }
 
+Tensor gelu_backward_op(const Tensor& g, const Tensor& x, const std::string& approximate) {
+  static const auto op = ops::op_id("gelu_backward");
+  return ops::dispatch1(op, {g, x}, Attrs().set("approximate", approximate));
+}
+
+// gelu'(x) (order 1) or gelu''(x) (order 2) with public ops.
+//   erf form:  f = x Phi(x):  f' = Phi + x phi,  f'' = phi (2 - x^2)
+//   tanh form: f = x (1 + t) / 2, t = tanh(u), u = k (x + a x^3):
+//              f' = (1 + t) / 2 + x (1 - t^2) u' / 2,  f'' = (1 - t^2) (u' + x (u'' - 2 t u'^2) / 2)
+Tensor gelu_derivative(const Tensor& x, bool tanh_form, int order) {
+  Tensor x2 = square(x);
+  if (tanh_form) {
+    const double k = 0.7978845608028654, a = 0.044715;
+    Tensor t = tanh(mul(x, add(mul(x2, a * k), k)));
+    Tensor sech2 = rsub(square(t), 1);
+    Tensor du = add(mul(x2, 3 * a * k), k);  // u'
+    if (order == 1) return add(mul(add(t, 1), 0.5), mul(mul(mul(x, sech2), du), 0.5));
+    Tensor ddu = mul(x, 6 * a * k);  // u''
+    Tensor inner = add(du, mul(mul(x, sub(ddu, mul(mul(t, square(du)), 2))), 0.5));
+    return mul(sech2, inner);
+  }
+  Tensor phi = mul(exp(mul(x2, -0.5)), 0.3989422804014327);
+  if (order == 1) return add(mul(add(erf(mul(x, 0.7071067811865476)), 1), 0.5), mul(x, phi));
+  return mul(phi, rsub(x2, 2));
+}
+
 void define() {
   using P = IntPolicy;
   unary("neg", P::keep_no_bool, [](auto& c) { return Grads{neg(G(c))}; }, false, false);
@@ -57,23 +83,28 @@ void define() {
         [](auto& c) { return Grads{mul(G(c), mul(Y(c), rsub(Y(c), 1)))}; }, false, true, 8);
   unary("relu", P::keep_no_bool,
         [](auto& c) { return Grads{mul(G(c), cast(gt(Y(c), 0), G(c).dtype()))}; }, false, true);
-  auto& gelu_def = unary("gelu", P::to_float, [](auto& c) {
-    const Tensor& x = X(c);
-    if (c.attrs.template get<std::string>("approximate", "none") == "tanh") {
-      // d/dx 0.5x(1+tanh(u)), u = k(x + 0.044715x^3), k = sqrt(2/pi)
-      const double k = 0.7978845608028654;
-      Tensor x2 = square(x);
-      Tensor t = tanh(mul(x, add(mul(x2, 0.044715 * k), k)));
-      Tensor du = add(mul(x2, 3 * 0.044715 * k), k);
-      Tensor d = add(mul(add(t, 1), 0.5), mul(mul(mul(x, rsub(square(t), 1)), du), 0.5));
-      return Grads{mul(G(c), d)};
-    }
-    // d/dx x*Phi(x) = Phi(x) + x*phi(x)
-    Tensor Phi = mul(add(erf(mul(x, 0.7071067811865476)), 1), 0.5);
-    Tensor phi = mul(exp(mul(square(x), -0.5)), 0.3989422804014327);
-    return Grads{mul(G(c), add(Phi, mul(x, phi)))};
+  // gelu's gradient is one fused op (gelu_backward), as PyTorch's: the composite took a dozen
+  // full-size passes. gelu_backward's own backward (double backward) is the composite.
+  unary("gelu", P::to_float, [](auto& c) {
+    return Grads{gelu_backward_op(G(c), X(c), c.attrs.template get<std::string>("approximate", "none"))};
   }, true, false, 12);
-  (void)gelu_def;
+  auto& gb = ops::define_op("gelu_backward", OpKind::elementwise, 2);
+  gb.infer = [](std::vector<Tensor>& in, const Attrs&) {
+    Shape s = ops::broadcast_all(in, "gelu_backward");
+    DType t = ops::promoted_dtype(in);
+    if (!is_floating(t)) t = DType::f32;
+    ops::cast_inputs(in, t);
+    return std::vector<TensorMeta>{{s, t, in[0].device()}};
+  };
+  gb.flops = [](auto&, auto& out, auto&) { return 16.0 * numel(out[0].sizes); };
+  gb.backward = [](const BackwardContext& c) {
+    const Tensor &g = c.inputs[0], &x = c.inputs[1];
+    bool tanh_form = c.attrs.template get<std::string>("approximate", "none") == "tanh";
+    Grads r(2);
+    if (c.needs_grad[0]) r[0] = mul(G(c), gelu_derivative(x, tanh_form, 1));
+    if (c.needs_grad[1]) r[1] = mul(mul(G(c), g), gelu_derivative(x, tanh_form, 2));
+    return r;
+  };
   unary("erf", P::to_float, [](auto& c) {
     return Grads{mul(G(c), mul(exp(neg(square(X(c)))), 1.1283791670955126))};
   }, true, false, 8);

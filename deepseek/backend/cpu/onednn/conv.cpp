@@ -263,11 +263,21 @@ void bwd_weights_f64(const Tensor& dy_, const Tensor& x_, Tensor& dw, const Geo&
 bool half(DType t) { return t == DType::f16 || t == DType::bf16; }
 Tensor f32(const Tensor& t) { return dn::dense_copy(t, DType::f32); }
 
+// The f64 kernels write row-major memory: a channels_last output is computed into a row-major
+// buffer and copied over (a copy, acceptable on the CPU for now; oneDNN takes any strides).
+template <typename F>
+void row_major_out(Tensor& y, F f) {
+  if (y.is_contiguous()) return f(y);
+  Tensor t = Tensor::empty(y.sizes(), y.dtype());
+  f(t);
+  dn::copy_into(y, t);
+}
+
 void run_fwd(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y, const Geo& g) {
   if (y.numel() == 0) return;
   switch (y.dtype()) {
     case DType::f32: return fwd_f32(x, w, b, y, g);
-    case DType::f64: return fwd_f64(x, w, b, y, g);
+    case DType::f64: return row_major_out(y, [&](Tensor& o) { fwd_f64(x, w, b, o, g); });
     default: {
       DS_CHECK(half(y.dtype()), "no convolution kernel for ", dtype_name(y.dtype()));
       Tensor bf = b ? f32(*b) : Tensor();
@@ -283,7 +293,7 @@ void run_bwd_data(const Tensor& dy, const Tensor& w, Tensor& dx, const Geo& g) {
   if (dy.numel() == 0) return zero(dx);
   switch (dx.dtype()) {
     case DType::f32: return bwd_data_f32(dy, w, dx, g);
-    case DType::f64: return bwd_data_f64(dy, w, dx, g);
+    case DType::f64: return row_major_out(dx, [&](Tensor& o) { bwd_data_f64(dy, w, o, g); });
     default: {
       DS_CHECK(half(dx.dtype()), "no convolution kernel for ", dtype_name(dx.dtype()));
       Tensor f = Tensor::empty(dx.sizes(), DType::f32);
@@ -298,7 +308,7 @@ void run_bwd_weights(const Tensor& dy, const Tensor& x, Tensor& dw, const Geo& g
   if (dy.numel() == 0) return zero(dw);
   switch (dw.dtype()) {
     case DType::f32: return bwd_weights_f32(dy, x, dw, g);
-    case DType::f64: return bwd_weights_f64(dy, x, dw, g);
+    case DType::f64: return row_major_out(dw, [&](Tensor& o) { bwd_weights_f64(dy, x, o, g); });
     default: {
       DS_CHECK(half(dw.dtype()), "no convolution kernel for ", dtype_name(dw.dtype()));
       Tensor f = Tensor::empty(dw.sizes(), DType::f32);

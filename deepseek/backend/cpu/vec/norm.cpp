@@ -4,6 +4,7 @@
 // f16/bf16 accumulate in f32. The op definitions make x and the parameters contiguous.
 #include <cmath>
 
+#include "deepseek/backend/cpu/row_major.h"
 #include "deepseek/backend/cpu/vec/vec.h"
 
 namespace deepseek::cpu::DS_CPU_CAPABILITY {
@@ -271,7 +272,7 @@ void register_norm_kernels() {
   reg("layer_norm", layer_norm_kernel);
   reg("rms_norm", rms_norm_kernel);
   reg("group_norm", group_norm_kernel);
-  reg("batch_norm", batch_norm_kernel);
+  reg("batch_norm", row_major_kernel(batch_norm_kernel));  // channels_last via row-major copies
 }
 
 }  // namespace deepseek::cpu::DS_CPU_CAPABILITY

@@ -218,11 +218,39 @@ void softmax_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, con
   });
 }
 
+// dx = g - exp(y) * sum(g) along the dim; inputs contiguous (the op definition).
+void log_softmax_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tensor &g = in[0], &y = in[1];
+  int64_t d = y.dim() == 0 ? 0 : wrap_dim(a.get<int64_t>("dim"), y.dim(), "log_softmax_backward");
+  int64_t n = y.dim() == 0 ? 1 : y.sizes()[d];
+  int64_t inner = 1, outer = 1;
+  for (int64_t i = d + 1; i < y.dim(); ++i) inner *= y.sizes()[i];
+  for (int64_t i = 0; i < d; ++i) outer *= y.sizes()[i];
+  visit_floating(y.dtype(), "log_softmax_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using V = opmath_t<T>;
+    const T *gp = g.data<T>(), *yp = y.data<T>();
+    T* dp = out[0].data<T>();
+    parallel_for(0, outer * inner, std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        int64_t base = (r / inner) * n * inner + r % inner;
+        V s = 0;
+        for (int64_t k = 0; k < n; ++k) s += static_cast<V>(gp[base + k * inner]);
+        for (int64_t k = 0; k < n; ++k) {
+          int64_t j = base + k * inner;
+          dp[j] = static_cast<T>(static_cast<V>(gp[j]) - vexp(static_cast<V>(yp[j])) * s);
+        }
+      }
+    });
+  });
+}
+
 }  // namespace
 
 void register_softmax_kernels() {
   reg("softmax", softmax_kernel<false>);
   reg("log_softmax", softmax_kernel<true>);
+  reg("log_softmax_backward", log_softmax_backward_kernel);
 }
 
 }  // namespace deepseek::cpu::DS_CPU_CAPABILITY

@@ -43,6 +43,28 @@ template <typename V> V fexp(V x) { if constexpr (std::is_same_v<V, float>) retu
 template <typename V> V flog(V x) { if constexpr (std::is_same_v<V, float>) return vmath::logf(x); else return std::log(x); }
 template <typename V> V ftanh(V x) { if constexpr (std::is_same_v<V, float>) return vmath::tanhf(x); else return std::tanh(x); }
 
+// gelu_backward(g, x) = g gelu'(x), in opmath.
+ops::KernelFn gelu_backward_kernel() {
+  return [](const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+    const bool tanh_form = a.get<std::string>("approximate", "none") == "tanh";
+    visit_floating(in[0].dtype(), "gelu_backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      using V = M<T>;
+      elementwise<T, T, T>(out[0], {&in[0], &in[1]}, [tanh_form](T gv, T xv) {
+        V g = static_cast<V>(gv), x = static_cast<V>(xv), x2 = x * x, d;
+        if (tanh_form) {
+          const V k = V(0.7978845608028654), c = V(0.044715);
+          V t = ftanh(k * (x + c * x * x2));
+          d = V(0.5) * (V(1) + t) + V(0.5) * x * (V(1) - t * t) * k * (V(1) + V(3) * c * x2);
+        } else {
+          d = V(0.5) * (V(1) + std::erf(x * V(0.7071067811865476))) + x * fexp(V(-0.5) * x2) * V(0.3989422804014327);
+        }
+        return static_cast<T>(g * d);
+      });
+    });
+  };
+}
+
 }  // namespace
 
 void register_unary_kernels() {
@@ -71,6 +93,7 @@ void register_unary_kernels() {
       return V(0.5) * x * (V(1) + std::erf(x * V(0.7071067811865476)));
     };
   }));
+  reg("gelu_backward", gelu_backward_kernel());
   reg("softplus", floating_kernel([]<typename V>(const ops::Attrs& a) {
     V beta = static_cast<V>(a.get<double>("beta")), th = static_cast<V>(a.get<double>("threshold"));
     return [beta, th](V x) { return x * beta > th ? x : std::log1p(fexp(x * beta)) / beta; };
