@@ -6,7 +6,7 @@
 #
 # BENCH_GPU defaults to bundle/bin/bench_gpu (the `make bundle` folder). Writes
 # bench/results/gpu-h200.json (override with OUT=...) and prints a table. The default set
-# (matmul, elementwise, ResNet-50, GPT-2, BERT) takes about 3–5 minutes on an H200; --fmnist
+# (matmul, elementwise, attention, ResNet-50, GPT-2, BERT) takes about 3–5 minutes on an H200; --fmnist
 # adds ResNet-18 on Fashion-MNIST (EPOCHS, default 30, for each side: much longer) and runs
 # only that unless --only names others too. PYTHON picks the interpreter (default python3).
 set -u
@@ -35,7 +35,7 @@ if [ ! -x "$BIN" ]; then echo "run.sh: $BIN is not an executable (pass the bundl
 echo "ours: $BIN   pytorch: $PY bench/gpu/torch_ref.py   scratch: $TMP" >&2
 
 if [ -z "$ONLY" ]; then
-  if [ "$FMNIST" = 1 ]; then ONLY=resnet18_fmnist; else ONLY=matmul_bf16,elementwise,resnet50,resnet50_cl,gpt2,bert; fi
+  if [ "$FMNIST" = 1 ]; then ONLY=resnet18_fmnist; else ONLY=matmul_bf16,elementwise,attention,resnet50,resnet50_cl,gpt2,bert; fi
 elif [ "$FMNIST" = 1 ]; then
   ONLY="$ONLY,resnet18_fmnist"
 fi
@@ -65,6 +65,7 @@ pair() {  # pair NAME LIMIT_S ARGS...: ours, then PyTorch, same arguments
 
 wanted matmul_bf16 && pair matmul_bf16 120 --n 8192 --iters 20
 wanted elementwise && pair elementwise 120 --gib 1 --iters 20
+wanted attention && pair attention 120 --batch 16 --heads 12 --seq 1024 --dim 64 --causal 1 --iters 20
 wanted resnet50 && pair resnet50 240 --batch 256 --steps 30 --warmup 5
 # Both with channels_last (NHWC) model and input (the issue's target configuration).
 wanted resnet50_cl && run_one resnet50_cl.ours 240 "$BIN" resnet50 --batch 256 --steps 30 --warmup 5 --channels-last
@@ -124,6 +125,11 @@ entry("elementwise add, two 1 GiB f32 inputs", "elementwise.ours", "elementwise.
       notes="bandwidth = 3 x 1 GiB / time per op; output allocated each time (c = a + b) on both sides")
 entry("elementwise mul, two 1 GiB f32 inputs", "elementwise.ours", "elementwise.pytorch", "mul_tbps", "TB/s", 0.90,
       notes="as add")
+entry("attention fwd+bwd, bf16, 16 x 12 heads x 1024 x 64, causal", "attention.ours", "attention.pytorch",
+      "fwd_bwd_tflops", "TFLOP/s", None, notes="scaled_dot_product_attention forward + backward; ours the "
+      "flash kernel of backend/cuda/flash_attention.cu (mma.sync, no pipelining yet), PyTorch its flash SDPA")
+entry("attention forward, bf16, 16 x 12 heads x 1024 x 64, causal", "attention.ours", "attention.pytorch",
+      "fwd_tflops", "TFLOP/s", None)
 entry("ResNet-50 training, bf16 autocast, batch 256, NCHW", "resnet50.ours", "resnet50.pytorch", "img_per_s",
       "img/s", 1.0, notes="SGD momentum 0.9 lr 0.1, synthetic 224x224 inputs; both NCHW. " + tf32)
 entry("ResNet-50 training, bf16 autocast, batch 256, channels_last", "resnet50_cl.ours", "resnet50_cl.pytorch",
@@ -134,8 +140,8 @@ entry("ResNet-50 training peak allocated memory", "resnet50.ours", "resnet50.pyt
 entry("GPT-2 small (124M) training, bf16 autocast, 16 x 1024 tokens", "gpt2.ours", "gpt2.pytorch",
       "tokens_per_s", "tokens/s", 1.0,
       notes="tied embeddings, dropout 0 on both sides, AdamW lr 3e-4 wd 0.01 (PyTorch fused=True), "
-      "PyTorch F.scaled_dot_product_attention(is_causal) (flash); ours nn::MultiheadAttention (when "
-      "this script was written: matmul + softmax, no fused attention kernel). " + tf32)
+      "PyTorch F.scaled_dot_product_attention(is_causal) (flash); ours nn::MultiheadAttention, whose "
+      "causal self-attention takes the flash kernel. " + tf32)
 entry("GPT-2 small peak reserved memory", "gpt2.ours", "gpt2.pytorch", "reserved_gib", "GiB", 1.0,
       higher_better=False, notes="ours: cudaMallocAsync pool reserved bytes after the timed steps "
       "(the pool keeps its memory); PyTorch: torch.cuda.max_memory_reserved()")
@@ -144,7 +150,8 @@ entry("GPT-2 small peak allocated memory", "gpt2.ours", "gpt2.pytorch", "peak_al
 entry("BERT-base MLM training, f32, 32 x 512", "bert.ours", "bert.pytorch", "seq_per_s", "seq/s", 1.0,
       notes="HF BertForMaskedLM layout (tied decoder + bias, no pooler), logits at all positions, loss at "
       "15% of them (labels -100 elsewhere), dropout 0.1 (hidden and attention), AdamW lr 1e-4 "
-      "(PyTorch fused=True), PyTorch SDPA (memory-efficient kernel in f32); ours nn::MultiheadAttention. " + tf32)
+      "(PyTorch fused=True), PyTorch SDPA (memory-efficient kernel in f32); ours nn::MultiheadAttention, "
+      "f32 with dropout: the composite attention (the flash kernel is f16/bf16 without dropout). " + tf32)
 entry("BERT-base peak allocated memory", "bert.ours", "bert.pytorch", "peak_allocated_gib", "GiB", None,
       higher_better=False)
 entry("ResNet-18 (small stem) Fashion-MNIST test accuracy", "resnet18_fmnist.ours", "resnet18_fmnist.pytorch",

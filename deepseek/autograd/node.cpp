@@ -100,6 +100,7 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
 }
 
 std::vector<Tensor> ViewOfBase::apply(std::vector<Tensor>&& grads) {
+  if (grads.empty() || !grads[0].defined()) return {Tensor()};  // no gradient reached the view
   Tensor z = zeros(base_.sizes, {grads[0].dtype(), grads[0].device()});
   return {as_strided_scatter(z, grads[0], sizes_, strides_, offset_)};
 }

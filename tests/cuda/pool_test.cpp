@@ -10,6 +10,7 @@
 
 #include "deepseek/ops/dispatcher.h"
 #include "deepseek/ops/linalg_backward.h"
+#include "deepseek/autograd/engine.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace deepseek::testing {
@@ -135,6 +136,20 @@ TEST(CudaPool, Gradients) {
     expect_cuda_grads_match_cpu([](auto& v) { return avg_pool1d(v[0], 3, 2, 1); }, {randn({2, 3, 17}).to(t)});
   }
   expect_cuda_grads_match_cpu([](auto& v) { return max_pool2d(v[0], {3, 3}, {2, 2}, {1, 1}); }, {randn({4, 16, 32, 32})});
+}
+
+// The CUDA max_pool2d gradient is its own op (a gather); its backward gathers again.
+TEST(CudaPool, MaxPoolDoubleBackward) {
+  DS_REQUIRE_CUDA();
+  manual_seed(36);
+  Tensor x0 = randn({2, 3, 9, 11}), w = randn({2, 3, 9, 11});
+  auto grad_of_grad = [&](Device d) {
+    Tensor x = x0.to(d).requires_grad_(true);
+    Tensor y = max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
+    Tensor g = autograd::grad({sum(square(y))}, {x}, {}, false, true)[0];
+    return autograd::grad({sum(mul(g, w.to(d)))}, {x})[0].to(kCPU);
+  };
+  EXPECT_TRUE(close(grad_of_grad(kCuda), grad_of_grad(kCPU), 1e-5, 1e-5));
 }
 
 }  // namespace

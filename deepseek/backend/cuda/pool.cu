@@ -152,6 +152,32 @@ __global__ void avg_pool_backward_kernel(const T* __restrict__ G, T* __restrict_
   }
 }
 
+// max_pool2d's gradient: each input position sums the gradients of the windows that chose
+// it, in (oh, ow) order (no atomics; any layout the forward took).
+template <typename T>
+__global__ void max_pool_backward_kernel(const T* __restrict__ G, const int64_t* __restrict__ I, T* __restrict__ X,
+                                         Geo g, Lay L, int64_t total) {
+  using A = opmath<T>;
+  DS_GRID_LOOP(i, total) {
+    int64_t h, w, base, ps;
+    locate(L, i, g.H, g.W, g.OH, g.OW, h, w, base, ps);
+    // Windows whose span [oh * sh - ph, oh * sh - ph + (kh - 1) dh] holds h (a superset when
+    // dilated; the index check below decides).
+    int64_t oh0 = max(floor_div(h + g.ph - (g.kh - 1) * g.dh + g.sh - 1, g.sh), int64_t{0});
+    int64_t oh1 = min(floor_div(h + g.ph, g.sh), g.OH - 1);
+    int64_t ow0 = max(floor_div(w + g.pw - (g.kw - 1) * g.dw + g.sw - 1, g.sw), int64_t{0});
+    int64_t ow1 = min(floor_div(w + g.pw, g.sw), g.OW - 1);
+    const int64_t me = h * g.W + w;
+    A acc = 0;
+    for (int64_t oh = oh0; oh <= oh1; ++oh)
+      for (int64_t ow = ow0; ow <= ow1; ++ow) {
+        int64_t o = base + (oh * g.OW + ow) * ps;
+        if (I[o] == me) acc += cvt<A>(G[o]);
+      }
+    X[i] = cvt<T>(acc);
+  }
+}
+
 __device__ __forceinline__ int64_t start_index(int64_t o, int64_t O, int64_t I) { return (o * I) / O; }
 __device__ __forceinline__ int64_t end_index(int64_t o, int64_t O, int64_t I) { return ((o + 1) * I + O - 1) / O; }
 
@@ -283,6 +309,25 @@ void max_pool_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const 
   DS_CUDA_LAUNCH_CHECK();
 }
 
+// inputs: grad (N, C, OH, OW), indices; output: the input's gradient, in their layout.
+void max_pool_backward_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tensor &gy = in[0], &idx = in[1], &gx = out[0];
+  Geo g = pool_geo(gx.sizes(), gy.sizes(), a);
+  int64_t total = gx.numel();
+  if (total == 0) return;
+  Lay L = lay_of(gx);
+  MemoryFormat f = L.nhwc ? MemoryFormat::channels_last : MemoryFormat::contiguous;
+  DS_CHECK(gy.is_contiguous(f) && idx.is_contiguous(f) && gx.is_contiguous(f),
+           "[max_pool2d_backward] expects contiguous or channels_last tensors, all in one layout");
+  DeviceGuard dg(gy.device().index);
+  visit_cuda_floating(gy.dtype(), "max_pool2d_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    max_pool_backward_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(gy)>>>(
+        ptr<T>(gy), ptr<int64_t>(idx), ptr<T>(gx), g, L, total);
+  });
+  DS_CUDA_LAUNCH_CHECK();
+}
+
 void avg_pool_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   const Tensor& x = in[0];
   Geo g = pool_geo(x.sizes(), out[0].sizes(), a);
@@ -371,6 +416,7 @@ void fold_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops:
 
 void register_pool_kernels() {
   register_cuda_kernel("max_pool2d_with_indices", max_pool_op);
+  register_cuda_kernel("max_pool2d_backward", max_pool_backward_op);
   register_cuda_kernel("avg_pool2d", avg_pool_op);
   register_cuda_kernel("avg_pool2d_backward", avg_pool_backward_op);
   register_cuda_kernel("adaptive_avg_pool2d", adaptive_op<false>);

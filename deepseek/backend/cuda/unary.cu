@@ -52,6 +52,18 @@ void gelu_backward(const std::vector<Tensor>& in, std::vector<Tensor>& out, cons
   });
 }
 
+// relu_backward(g, y) = g where y > 0, else 0.
+struct ReluBackward {
+  template <typename V> __device__ V operator()(V g, V y) const { return y > V(0) ? g : V(0); }
+};
+
+void relu_backward(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs&) {
+  visit_cuda_floating(in[0].dtype(), "relu_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    elementwise<T, T, T>(out[0], {&in[0], &in[1]}, fn::Binary<T, ReluBackward>{});
+  });
+}
+
 // Kernels whose functor depends on attributes.
 template <typename Make>
 ops::KernelFn floating_with(Make make) {
@@ -84,6 +96,7 @@ void register_unary_kernels() {
     return fn::Gelu{a.get<std::string>("approximate", "none") == "tanh"};
   }));
   register_cuda_kernel("gelu_backward", gelu_backward);
+  register_cuda_kernel("relu_backward", relu_backward);
   register_cuda_kernel("softplus", floating_with([](const ops::Attrs& a) {
     return fn::Softplus{a.get<double>("beta"), a.get<double>("threshold")};
   }));

@@ -87,6 +87,9 @@ void define() {
   mp.backward = [](const BackwardContext& c) {
     const Shape& xs = c.input_meta[0].sizes;
     const Tensor& g = c.grads[0];
+    static const auto fused = ops::op_id("max_pool2d_backward");
+    if (g.device().is_cuda() && ops::Registry::get().at(fused).has_kernel(DeviceType::cuda))
+      return Grads{ops::dispatch1(fused, {g, c.outputs[1]}, Attrs(c.attrs).set("input_size", xs))};
     if (suggest_memory_format(c.outputs[1]) == MemoryFormat::channels_last) {
       // channels_last: scatter over (N, H*W, C) views of the gradient and the indices (no
       // copies when the gradient is channels_last too); the result is channels_last.
@@ -99,6 +102,34 @@ void define() {
     Tensor z = zeros({xs[0], xs[1], xs[2] * xs[3]}, {g.dtype(), g.device()});
     Tensor idx = reshape(c.outputs[1], {xs[0], xs[1], -1});
     return Grads{reshape(scatter_add(z, 2, idx, reshape(g, {xs[0], xs[1], -1})), xs)};
+  };
+
+  // max_pool2d's gradient as one gather kernel (CUDA; the CPU scatters above): inputs grad
+  // and the forward's indices, attrs the forward's plus input_size. Its own backward gathers
+  // the incoming gradient at the indices.
+  auto& mpb = ops::define_op("max_pool2d_backward", OpKind::opaque, 2);
+  mpb.infer = [](std::vector<Tensor>& in, const Attrs& a) {
+    Shape xs = a.get<Ints>("input_size");
+    DS_CHECK(xs.size() == 4, "[max_pool2d_backward] input_size must be 4-D, got ", to_string(xs));
+    DS_CHECK(is_floating(in[0].dtype()) && in[1].dtype() == DType::i64,
+             "[max_pool2d_backward] expects a floating-point gradient and i64 indices");
+    Shape s = window_shape(xs, a, "max_pool2d_backward", true);
+    DS_CHECK(in[0].sizes() == s && in[1].sizes() == s, "[max_pool2d_backward] grad and indices must have shape ",
+             to_string(s), ", got ", to_string(in[0].sizes()), " and ", to_string(in[1].sizes()));
+    MemoryFormat f = suggest_memory_format(in[1]);
+    in[0] = contiguous(in[0], f);
+    in[1] = contiguous(in[1], f);
+    return std::vector<TensorMeta>{{xs, in[0].dtype(), in[0].device()}};
+  };
+  ops::keep_channels_last(mpb, {1});
+  mpb.nondiff_inputs = {1};
+  mpb.save_all_inputs = false;
+  mpb.save_inputs = {1};
+  mpb.backward = [](const BackwardContext& c) {
+    const Tensor &gg = c.grads[0], &idx = c.inputs[1];
+    const Shape& os = idx.sizes();
+    Tensor picked = gather(reshape(gg, {os[0], os[1], -1}), 2, reshape(idx, {os[0], os[1], -1}));
+    return Grads{reshape(picked, os), Tensor()};
   };
 
   auto& ap = ops::define_op("avg_pool2d", OpKind::opaque, 1);

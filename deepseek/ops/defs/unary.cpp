@@ -38,6 +38,11 @@ ops::OpDef& unary(const char* name, IntPolicy policy, ops::BackwardFn bw, bool s
 
 Tensor zero_grad(const BackwardContext& c) { return zeros_like(G(c)); }
 
+Tensor relu_backward_op(const Tensor& g, const Tensor& y) {
+  static const auto op = ops::op_id("relu_backward");
+  return ops::dispatch1(op, {g, y});
+}
+
 Tensor gelu_backward_op(const Tensor& g, const Tensor& x, const std::string& approximate) {
   static const auto op = ops::op_id("gelu_backward");
   return ops::dispatch1(op, {g, x}, Attrs().set("approximate", approximate));
@@ -81,8 +86,22 @@ void define() {
         [](auto& c) { return Grads{mul(G(c), rsub(square(Y(c)), 1))}; }, false, true, 8);
   unary("sigmoid", P::to_float,
         [](auto& c) { return Grads{mul(G(c), mul(Y(c), rsub(Y(c), 1)))}; }, false, true, 8);
-  unary("relu", P::keep_no_bool,
-        [](auto& c) { return Grads{mul(G(c), cast(gt(Y(c), 0), G(c).dtype()))}; }, false, true);
+  // relu's gradient is one fused op (g where y > 0, else 0) instead of compare, cast and mul.
+  unary("relu", P::keep_no_bool, [](auto& c) { return Grads{relu_backward_op(G(c), Y(c))}; }, false, true);
+  auto& rb = ops::define_op("relu_backward", OpKind::elementwise, 2);
+  rb.infer = [](std::vector<Tensor>& in, const Attrs&) {
+    Shape s = ops::broadcast_all(in, "relu_backward");
+    DType t = ops::promoted_dtype(in);
+    DS_CHECK(is_floating(t), "[relu_backward] expects floating-point tensors, got ", dtype_name(t));
+    ops::cast_inputs(in, t);
+    return std::vector<TensorMeta>{{s, t, in[0].device()}};
+  };
+  rb.nondiff_inputs = {1};  // y only masks
+  rb.save_all_inputs = false;
+  rb.save_inputs = {1};
+  rb.backward = [](const BackwardContext& c) {  // the mask's derivative is zero almost everywhere
+    return Grads{c.needs_grad[0] ? relu_backward_op(G(c), c.inputs[1]) : Tensor(), Tensor()};
+  };
   // gelu's gradient is one fused op (gelu_backward), as PyTorch's: the composite took a dozen
   // full-size passes. gelu_backward's own backward (double backward) is the composite.
   unary("gelu", P::to_float, [](auto& c) {

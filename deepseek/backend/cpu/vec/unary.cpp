@@ -94,6 +94,12 @@ void register_unary_kernels() {
     };
   }));
   reg("gelu_backward", gelu_backward_kernel());
+  reg("relu_backward", [](const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs&) {
+    visit_floating(in[0].dtype(), "relu_backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      elementwise<T, T, T>(out[0], {&in[0], &in[1]}, [](T g, T y) { return static_cast<M<T>>(y) > M<T>(0) ? g : T(0); });
+    });
+  });
   reg("softplus", floating_kernel([]<typename V>(const ops::Attrs& a) {
     V beta = static_cast<V>(a.get<double>("beta")), th = static_cast<V>(a.get<double>("threshold"));
     return [beta, th](V x) { return x * beta > th ? x : std::log1p(fexp(x * beta)) / beta; };

@@ -1,7 +1,8 @@
 // Elementwise launches over any strides and broadcasting, the CUDA counterpart of
 // backend/cpu/loops.h. Three paths:
-//  - contiguous operands (inputs may also be single elements, e.g. a wrapped scalar): each
-//    thread handles 4 elements with 16-byte-aligned vector loads when the pointers allow;
+//  - operands laid out alike as dense arrays, row-major or not (inputs may also be single
+//    elements, e.g. a wrapped scalar): each thread handles 4 elements with 16-byte-aligned
+//    vector loads when the pointers allow;
 //  - anything else (misaligned contiguous operands too): dims are sorted into the output's memory order, size-1 dims dropped and
 //    dims contiguous for every operand merged, then each element's offsets come from its
 //    linear index.
@@ -200,16 +201,18 @@ void elementwise(const Tensor& out, const std::array<const Tensor*, sizeof...(In
   cudaStream_t stream = current_stream(out.device().index);
   InputPtrs<M> ptrs{};
   for (int k = 0; k < M; ++k) ptrs.p[k] = static_cast<const char*>(ins[k]->raw_data());
-  // Fast path: output contiguous, each input contiguous with the output's shape or a single
-  // element.
-  bool fast = out.is_contiguous();
+  // Fast path: output dense (row-major, or any order of its dims such as channels_last), each
+  // input a single element or laid out exactly as the output: all are flat arrays.
+  const bool out_contiguous = out.is_contiguous();
+  bool fast = out_contiguous || out.is_non_overlapping_and_dense();
   uint32_t scalar_mask = 0;
   bool aligned = reinterpret_cast<uintptr_t>(out.raw_data()) % (sizeof(Out) * kVec) == 0;
   for (int k = 0; k < M && fast; ++k) {
     const Tensor& t = *ins[k];
     if (t.numel() == 1) {
       scalar_mask |= 1u << k;
-    } else if (t.sizes() == out.sizes() && t.is_contiguous()) {
+    } else if (t.sizes() == out.sizes() &&
+               (out_contiguous ? t.is_contiguous() : t.strides() == out.strides())) {
       aligned = aligned && reinterpret_cast<uintptr_t>(t.raw_data()) % (t.element_size() * kVec) == 0;
     } else {
       fast = false;
