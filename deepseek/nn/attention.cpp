@@ -110,8 +110,8 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   }
 
   // Input projections. Self-attention takes one product for q, k and v with the weight's rows
-  // ordered (head, q|k|v, head_dim): each of q, k, v is then an (N·H, L, hd) view of its
-  // output with one batch stride (3·hd), so the attention kernel reads them with no copies.
+  // ordered (head, q|k|v, head_dim), split by one unbind (whose gradient is one stack): each
+  // of q, k, v is an (N·H, L, hd) view with one batch stride, as the attention kernel reads.
   Tensor q, k, v;
   Tensor bq, bk, bv;
   bool self_attention = query_in.impl_ptr() == key_in.impl_ptr() && key_in.impl_ptr() == value_in.impl_ptr();
@@ -126,10 +126,10 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
       return reshape(permute(reshape(t, s), perm), t.sizes());
     };
     Tensor qkv = linear(query, by_head(in_proj_weight), in_proj_bias.defined() ? by_head(in_proj_bias) : Tensor());
-    Tensor heads = reshape(qkv, {L, N * H, 3, head_dim});
-    q = transpose(select(heads, 2, 0), 0, 1);
-    k = transpose(select(heads, 2, 1), 0, 1);
-    v = transpose(select(heads, 2, 2), 0, 1);
+    auto parts = unbind(reshape(qkv, {L, N * H, 3, head_dim}), 2);
+    q = transpose(parts[0], 0, 1);
+    k = transpose(parts[1], 0, 1);
+    v = transpose(parts[2], 0, 1);
   } else {
     if (in_proj_bias.defined()) {
       auto b = chunk(in_proj_bias, 3);

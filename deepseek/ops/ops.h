@@ -184,6 +184,8 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0);
 std::vector<Tensor> split_with_sizes(const Tensor& x, const std::vector<int64_t>& sizes,
                                      int64_t dim = 0);
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
+// The slices along dim as separate tensors (copies; one op, whose gradient is one stack).
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim = 0);
 // pad: pairs (before, after) starting from the last dim, as torch.nn.functional.pad.
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pad, const std::string& mode = "constant",
            double value = 0.0);

@@ -29,6 +29,12 @@ TEST(IndexingGrad, CatStackSplitChunk) {
   EXPECT_TRUE(grad_ok([](const V& v) { return split(v[0], 2, 1); }, {a}));
   EXPECT_TRUE(grad_ok([](const V& v) { return chunk(v[0], 2, 0); }, {c}));
   EXPECT_TRUE(grad_ok([](const V& v) { return split_with_sizes(v[0], {2, 1}, 1); }, {a}));
+  EXPECT_TRUE(grad_ok([](const V& v) { return unbind(v[0], 1); }, {a}));
+  EXPECT_TRUE(gradgradcheck([](const V& v) { auto u = unbind(v[0], 0); return V{mul(u[0], u[1])}; }, {a}));
+  auto parts = unbind(a.detach(), -1);
+  ASSERT_EQ(parts.size(), 3u);
+  for (int64_t i = 0; i < 3; ++i) EXPECT_TRUE(close(parts[i], select(a.detach(), 1, i), 0, 0));
+  EXPECT_THROW(unbind(full({}, 1.0)), Error);
   EXPECT_TRUE(gradgradcheck([](const V& v) { return V{sq(cat({v[0], v[1]}, 1))}; }, {a, b}));
 }
 

@@ -5,6 +5,7 @@
 
 #include "deepseek/ops/defs/common.h"
 #include "deepseek/ops/defs/index_math.h"
+#include "deepseek/ops/raw_ops.h"
 
 namespace deepseek {
 namespace {
@@ -186,8 +187,33 @@ void define_tri() {
   }
 }
 
+// unbind: the slices of x along dim as separate tensors. Copies, unlike PyTorch's views: one
+// op whose backward is a single stack, where a view per slice would each scatter its gradient
+// into zeros and the results be summed (attention's q, k, v from one packed projection).
+void define_unbind() {
+  auto& d = ops::define_op("unbind", OpKind::opaque, 1, -1);
+  d.infer = [](std::vector<Tensor>& in, const Attrs& a) {
+    const Tensor& x = in[0];
+    DS_CHECK(x.dim() > 0, "[unbind] needs a tensor with at least one dim");
+    int64_t dim = wrap_dim(a.get<int64_t>("dim"), x.dim(), "unbind");
+    Shape s = x.sizes();
+    s.erase(s.begin() + dim);
+    return std::vector<TensorMeta>(static_cast<size_t>(x.sizes()[dim]), TensorMeta{s, x.dtype(), x.device()});
+  };
+  d.flops = zero_flops;
+  d.save_all_inputs = false;
+  d.backward = [](const BackwardContext& c) { return Grads{stack(c.grads, c.attrs.get<int64_t>("dim"))}; };
+  auto kernel = [](const std::vector<Tensor>& in, std::vector<Tensor>& out, const Attrs& a) {
+    ops::NoInterposers raw;
+    int64_t dim = wrap_dim(a.get<int64_t>("dim"), in[0].dim(), "unbind");
+    for (size_t i = 0; i < out.size(); ++i) copy_(out[i], select(in[0], dim, static_cast<int64_t>(i)));
+  };
+  for (DeviceType dev : {DeviceType::cpu, DeviceType::cuda}) ops::Registry::get().register_kernel("unbind", dev, kernel);
+}
+
 void define() {
   define_cat();
+  define_unbind();
   define_flip_roll();
   define_pad();
   define_tri();
@@ -244,6 +270,12 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, const std::vector<int64_t>
     off += s;
   }
   return r;
+}
+
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
+  static const auto op = ops::op_id("unbind");
+  DS_CHECK(x.defined() && x.dim() > 0, "[unbind] needs a tensor with at least one dim");
+  return ops::dispatch(op, {x}, Attrs().set("dim", dim));
 }
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
