@@ -13,17 +13,23 @@ std::vector<int64_t> two(std::vector<int64_t> v, const char* layer, const char* 
 }
 }  // namespace
 
-MaxPool2d::MaxPool2d(std::vector<int64_t> k, std::vector<int64_t> s, std::vector<int64_t> p)
+MaxPool2d::MaxPool2d(std::vector<int64_t> k, std::vector<int64_t> s, std::vector<int64_t> p,
+                     std::vector<int64_t> d, bool ceil)
     : Module("MaxPool2d"),
       kernel_size(two(k, "MaxPool2d", "kernel_size")),
       stride(s.empty() ? kernel_size : two(s, "MaxPool2d", "stride")),
-      padding(two(p, "MaxPool2d", "padding")) {}
+      padding(two(p, "MaxPool2d", "padding")),
+      dilation(two(d, "MaxPool2d", "dilation")),
+      ceil_mode(ceil) {}
 
-Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, kernel_size, stride, padding); }
+Tensor MaxPool2d::forward(const Tensor& x) {
+  return max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode);
+}
 
 std::string MaxPool2d::extra_repr() const {
   return "kernel_size=" + detail::tuple_str(kernel_size) + ", stride=" + detail::tuple_str(stride) +
-         ", padding=" + detail::tuple_str(padding);
+         ", padding=" + detail::tuple_str(padding) + ", dilation=" + detail::tuple_str(dilation) +
+         ", ceil_mode=" + (ceil_mode ? "True" : "False");
 }
 
 AvgPool2d::AvgPool2d(std::vector<int64_t> k, std::vector<int64_t> s, std::vector<int64_t> p,

@@ -25,7 +25,9 @@ Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const
 // Max pooling with PyTorch's indices (flat positions within each H*W plane).
 std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::vector<int64_t> kernel,
                                                    std::vector<int64_t> stride = {},
-                                                   std::vector<int64_t> padding = {0, 0});
+                                                   std::vector<int64_t> padding = {0, 0},
+                                                   std::vector<int64_t> dilation = {1, 1},
+                                                   bool ceil_mode = false);
 Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_size, std::vector<int64_t> kernel,
                            std::vector<int64_t> stride, std::vector<int64_t> padding,
                            bool count_include_pad);

@@ -239,8 +239,10 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias = {
                         std::vector<int64_t> dilation = {1, 1});
 Tensor max_pool1d(const Tensor& x, int64_t kernel, std::optional<int64_t> stride = std::nullopt,
                   int64_t padding = 0);
+// dilation spreads the window's taps; ceil_mode keeps a last partial window (as PyTorch).
 Tensor max_pool2d(const Tensor& x, std::vector<int64_t> kernel, std::vector<int64_t> stride = {},
-                  std::vector<int64_t> padding = {0, 0});
+                  std::vector<int64_t> padding = {0, 0}, std::vector<int64_t> dilation = {1, 1},
+                  bool ceil_mode = false);
 Tensor avg_pool1d(const Tensor& x, int64_t kernel, std::optional<int64_t> stride = std::nullopt,
                   int64_t padding = 0);
 Tensor avg_pool2d(const Tensor& x, std::vector<int64_t> kernel, std::vector<int64_t> stride = {},

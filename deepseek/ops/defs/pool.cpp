@@ -35,15 +35,20 @@ Shape window_shape(const Shape& x, const Attrs& a, const char* op, bool half_pad
   Ints s = pair(a, "stride", k, op, 1);
   Ints p = pair(a, "padding", {0, 0}, op, 0);
   Ints d = pair(a, "dilation", {1, 1}, op, 1);
+  const bool ceil = a.get<bool>("ceil_mode", false);
   Shape out{x[0], x[1], 0, 0};
   for (int i = 0; i < 2; ++i) {
     if (half_pad_rule)
       DS_CHECK(p[i] <= k[i] / 2, "[", op, "] padding should be at most half of the kernel size, got padding ",
                to_string(p), " for kernel ", to_string(k));
     int64_t span = d[i] * (k[i] - 1) + 1;
-    int64_t o = (x[2 + i] + 2 * p[i] - span) / s[i] + 1;
-    DS_CHECK(x[2 + i] + 2 * p[i] >= span && o > 0, "[", op, "] kernel ", to_string(k), " does not fit the input ",
-             to_string(x), " with padding ", to_string(p));
+    int64_t room = x[2 + i] + 2 * p[i] - span;
+    DS_CHECK(room >= 0, "[", op, "] kernel ", to_string(k), " does not fit the input ", to_string(x),
+             " with padding ", to_string(p));
+    // ceil_mode keeps a last, partial window, as PyTorch, when it starts inside the input or
+    // the left padding.
+    int64_t o = (ceil ? (room + s[i] - 1) / s[i] : room / s[i]) + 1;
+    if (ceil && (o - 1) * s[i] >= x[2 + i] + p[i]) --o;
     out[2 + i] = o;
   }
   return out;
@@ -278,20 +283,23 @@ Tensor as_1d(const Tensor& x, const char* op, const char* inner, F f) {
 }  // namespace
 
 std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::vector<int64_t> kernel,
-                                                   std::vector<int64_t> stride, std::vector<int64_t> padding) {
+                                                   std::vector<int64_t> stride, std::vector<int64_t> padding,
+                                                   std::vector<int64_t> dilation, bool ceil_mode) {
   static const auto op = ops::op_id("max_pool2d_with_indices");
   DS_CHECK(x.defined() && (x.dim() == 3 || x.dim() == 4),
            "[max_pool2d] input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape ",
            x.defined() ? to_string(x.sizes()) : std::string("undefined"));
   Tensor x4 = x.dim() == 3 ? unsqueeze(x, 0) : x;
-  auto r = ops::dispatch(op, {x4}, window_attrs(kernel, stride, padding));
+  Attrs a = window_attrs(kernel, stride, padding);
+  a.set("dilation", dilation).set("ceil_mode", ceil_mode);
+  auto r = ops::dispatch(op, {x4}, a);
   if (x.dim() == 3) return {squeeze(r[0], 0), squeeze(r[1], 0)};
   return {r[0], r[1]};
 }
 
 Tensor max_pool2d(const Tensor& x, std::vector<int64_t> kernel, std::vector<int64_t> stride,
-                  std::vector<int64_t> padding) {
-  return std::get<0>(max_pool2d_with_indices(x, kernel, stride, padding));
+                  std::vector<int64_t> padding, std::vector<int64_t> dilation, bool ceil_mode) {
+  return std::get<0>(max_pool2d_with_indices(x, kernel, stride, padding, dilation, ceil_mode));
 }
 
 Tensor max_pool1d(const Tensor& x, int64_t kernel, std::optional<int64_t> stride, int64_t padding) {
