@@ -34,12 +34,11 @@ void check_inputs(const OpCall& call) {
 
 // Output allocation follows the stride order of an elementwise op's first same-shaped dense
 // input, so channels_last inputs give channels_last outputs; other ops follow their
-// registered output-layout rule (conv, norms and pooling keep channels_last), else row-major.
+// output_layout rule (conv, norms and pooling keep channels_last), else row-major.
 Tensor allocate_like_inputs(const OpCall& call, const TensorMeta& m, size_t index) {
   if (call.def->kind != OpKind::elementwise) {
-    if (m.sizes.size() == 4)
-      if (const OutputLayoutFn* rule = Registry::get().output_layout(call.def->id))
-        return Tensor::empty(m.sizes, m.dtype, m.device, (*rule)(call.inputs, call.attrs, index));
+    if (m.sizes.size() == 4 && call.def->output_layout)
+      return Tensor::empty(m.sizes, m.dtype, m.device, call.def->output_layout(call.inputs, call.attrs, index));
     return Tensor::empty(m.sizes, m.dtype, m.device);
   }
   {

@@ -61,6 +61,10 @@ using KernelFn = std::function<void(const std::vector<Tensor>& inputs, std::vect
                                     const Attrs& attrs)>;
 using CostFn = std::function<double(const std::vector<TensorMeta>& inputs,
                                     const std::vector<TensorMeta>& outputs, const Attrs&)>;
+// Memory format of output `out` of a non-elementwise op (conv, norms, pooling), from its
+// inputs (after infer) and attrs. Without one, outputs are row-major; elementwise ops follow
+// their inputs' stride order (dispatcher).
+using OutputLayoutFn = std::function<MemoryFormat(const std::vector<Tensor>& inputs, const Attrs&, size_t out)>;
 
 struct OpDef {
   OpId id = 0;
@@ -87,6 +91,7 @@ struct OpDef {
   ViewFn make_view;     // for kind == view: builds the aliasing outputs directly
   BackwardFn backward;  // null: not differentiable
   CostFn flops;         // floating-point operations (null: numel of output for elementwise)
+  OutputLayoutFn output_layout;  // null: row-major outputs (4-D outputs only consult it)
   ChannelRule channels;
   std::array<KernelFn, 3> kernels;  // by DeviceType: cpu, cuda, meta (meta needs none)
 

@@ -47,10 +47,4 @@ void Registry::register_kernel(const std::string& op, DeviceType device, KernelF
   def(op).kernels[static_cast<int>(device)] = std::move(fn);
 }
 
-void Registry::set_output_layout(OpId id, OutputLayoutFn fn) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (layouts_.size() <= id) layouts_.resize(id + 1);
-  layouts_[id] = std::move(fn);
-}
-
 }  // namespace deepseek::ops

@@ -12,11 +12,6 @@
 
 namespace deepseek::ops {
 
-// Memory format of output `out` of a non-elementwise op (conv, norms, pooling), computed from
-// its inputs (after infer) and attrs. Ops without one get row-major outputs; elementwise ops
-// follow their inputs' stride order (dispatcher). Kept beside OpDef, keyed by OpId.
-using OutputLayoutFn = std::function<MemoryFormat(const std::vector<Tensor>& inputs, const Attrs&, size_t out)>;
-
 class Registry {
  public:
   static Registry& get();
@@ -31,15 +26,9 @@ class Registry {
 
   void register_kernel(const std::string& op, DeviceType device, KernelFn fn);
 
-  void set_output_layout(OpId id, OutputLayoutFn fn);
-  const OutputLayoutFn* output_layout(OpId id) const {
-    return id < layouts_.size() && layouts_[id] ? &layouts_[id] : nullptr;
-  }
-
  private:
   std::deque<OpDef> defs_;  // deque: references stay valid as ops are added
   std::unordered_map<std::string, OpId> by_name_;
-  std::vector<OutputLayoutFn> layouts_;  // by OpId; set at load time
   mutable std::mutex mu_;
 };
 

@@ -50,14 +50,14 @@ OpDef& define_op(const std::string& name, OpKind kind, int num_inputs, int num_o
   return d;
 }
 
-void keep_channels_last(const OpDef& d, std::vector<int> inputs) {
-  Registry::get().set_output_layout(d.id, [inputs](const std::vector<Tensor>& in, const Attrs& a, size_t) {
+void keep_channels_last(OpDef& d, std::vector<int> inputs) {
+  d.output_layout = [inputs](const std::vector<Tensor>& in, const Attrs& a, size_t) {
     for (int i : inputs)
       if (i < static_cast<int>(in.size()) && in[i].defined() &&
           suggest_memory_format(in[i]) == MemoryFormat::channels_last)
         return MemoryFormat::channels_last;
     return memory_format_from_name(a.get<std::string>("memory_format", "contiguous"));
-  });
+  };
 }
 
 Tensor dense_nchw_or_nhwc(const Tensor& t) {

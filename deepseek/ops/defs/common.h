@@ -40,7 +40,7 @@ OpDef& define_op(const std::string& name, OpKind kind, int num_inputs, int num_o
 // Output-layout rule (registry.h) of ops that keep channels_last (conv, batch norm, pooling):
 // their 4-D outputs are channels_last when any of `inputs` is (suggest_memory_format), or when
 // attr memory_format says so (backward ops whose inputs do not show the forward's layout).
-void keep_channels_last(const OpDef& d, std::vector<int> inputs);
+void keep_channels_last(OpDef& d, std::vector<int> inputs);
 // The layout such ops read their 4-D input in: `t` when it is channels_last or row-major,
 // else a row-major copy.
 Tensor dense_nchw_or_nhwc(const Tensor& t);

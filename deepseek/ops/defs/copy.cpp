@@ -38,9 +38,9 @@ void define() {
   // clone: a dense copy, row-major or in the layout named by attr memory_format (opaque, so
   // the output does not follow the input's strides).
   auto& cl = ops::define_op("clone", OpKind::opaque, 1);
-  ops::Registry::get().set_output_layout(cl.id, [](const std::vector<Tensor>&, const Attrs& a, size_t) {
+  cl.output_layout = [](const std::vector<Tensor>&, const Attrs& a, size_t) {
     return memory_format_from_name(a.get<std::string>("memory_format", "contiguous"));
-  });
+  };
   cl.infer = [](std::vector<Tensor>& in, const Attrs&) {
     return std::vector<TensorMeta>{ops::meta_of(in[0])};
   };
