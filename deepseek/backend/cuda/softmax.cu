@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "deepseek/backend/cuda/device/loops.cuh"
+#include "deepseek/backend/dim_split.h"
 #include "deepseek/backend/cuda/device/reduce.cuh"
 
 namespace deepseek::cuda {
@@ -104,11 +105,8 @@ void softmax_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, con
   DeviceGuard g(x.device().index);
   DS_CHECK(x.is_contiguous() && out[0].is_contiguous(), "[", op, "] CUDA kernel expects contiguous tensors");
   if (x.numel() == 0) return;
-  int64_t d = x.dim() == 0 ? 0 : wrap_dim(a.get<int64_t>("dim"), x.dim(), op);
-  int64_t n = x.dim() == 0 ? 1 : x.sizes()[d];
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < d; ++i) outer *= x.sizes()[i];
-  for (int64_t i = d + 1; i < x.dim(); ++i) inner *= x.sizes()[i];
+  const DimSplit geo = split_at_dim(x, a.get<int64_t>("dim"), op);
+  const int64_t outer = geo.outer, n = geo.n, inner = geo.inner;
   cudaStream_t stream = current_stream();
   visit_cuda_floating(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -184,11 +182,8 @@ void log_softmax_backward_kernel(const std::vector<Tensor>& in, std::vector<Tens
   const Tensor &g = in[0], &y = in[1];
   DeviceGuard guard(y.device().index);
   if (y.numel() == 0) return;
-  int64_t d = y.dim() == 0 ? 0 : wrap_dim(a.get<int64_t>("dim"), y.dim(), "log_softmax_backward");
-  int64_t n = y.dim() == 0 ? 1 : y.sizes()[d];
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < d; ++i) outer *= y.sizes()[i];
-  for (int64_t i = d + 1; i < y.dim(); ++i) inner *= y.sizes()[i];
+  const DimSplit geo = split_at_dim(y, a.get<int64_t>("dim"), "log_softmax_backward");
+  const int64_t outer = geo.outer, n = geo.n, inner = geo.inner;
   cudaStream_t stream = current_stream();
   visit_cuda_floating(y.dtype(), "log_softmax_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;

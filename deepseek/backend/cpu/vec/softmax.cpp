@@ -11,6 +11,7 @@
 #endif
 
 #include "deepseek/backend/cpu/vec/vec.h"
+#include "deepseek/backend/dim_split.h"
 #include "deepseek/backend/cpu/vec/vmath.h"
 
 namespace deepseek::cpu::DS_CPU_CAPABILITY {
@@ -173,12 +174,9 @@ template <bool Log, typename T, typename V> void softmax_row(const T* p, T* q, i
 template <bool Log>
 void softmax_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   const Tensor& x = in[0];
-  int64_t d = x.dim() == 0 ? 0 : wrap_dim(a.get<int64_t>("dim"), x.dim(), "softmax");
   // Input is made contiguous by the op definition; out is fresh and contiguous.
-  int64_t n = x.dim() == 0 ? 1 : x.sizes()[d];
-  int64_t inner = 1, outer = 1;
-  for (int64_t i = d + 1; i < x.dim(); ++i) inner *= x.sizes()[i];
-  for (int64_t i = 0; i < d; ++i) outer *= x.sizes()[i];
+  const DimSplit geo = split_at_dim(x, a.get<int64_t>("dim"), "softmax");
+  const int64_t outer = geo.outer, n = geo.n, inner = geo.inner;
   visit_floating(x.dtype(), "softmax", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using V = opmath_t<T>;
@@ -221,11 +219,8 @@ void softmax_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, con
 // dx = g - exp(y) * sum(g) along the dim; inputs contiguous (the op definition).
 void log_softmax_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   const Tensor &g = in[0], &y = in[1];
-  int64_t d = y.dim() == 0 ? 0 : wrap_dim(a.get<int64_t>("dim"), y.dim(), "log_softmax_backward");
-  int64_t n = y.dim() == 0 ? 1 : y.sizes()[d];
-  int64_t inner = 1, outer = 1;
-  for (int64_t i = d + 1; i < y.dim(); ++i) inner *= y.sizes()[i];
-  for (int64_t i = 0; i < d; ++i) outer *= y.sizes()[i];
+  const DimSplit geo = split_at_dim(y, a.get<int64_t>("dim"), "log_softmax_backward");
+  const int64_t outer = geo.outer, n = geo.n, inner = geo.inner;
   visit_floating(y.dtype(), "log_softmax_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using V = opmath_t<T>;
