@@ -76,22 +76,25 @@ Tensor canonical_mask(const Tensor& m, DType dt, const char* what) {
 }
 }  // namespace
 
+// Works batch-first, (N, L, E), whatever the layout of the call (sequence-first inputs are
+// transposed views), with heads as (N, H, L, hd) views: the attention op reads heads sliced
+// from the projections in place and returns its output laid out (N, L, E), ready for the
+// output projection, so a batch-first self-attention makes no layout copies.
 std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, const Tensor& key_in,
                                                       const Tensor& value_in,
                                                       const AttentionArgs& args) {
   const char* op = "[MultiheadAttention]";
-  int64_t want = options.batch_first ? 3 : 3;
-  DS_CHECK(query_in.dim() == want && key_in.dim() == want && value_in.dim() == want, op,
+  DS_CHECK(query_in.dim() == 3 && key_in.dim() == 3 && value_in.dim() == 3, op,
            " query, key and value must be 3-D, got ", to_string(query_in.sizes()), ", ",
            to_string(key_in.sizes()), ", ", to_string(value_in.sizes()));
-  Tensor query = options.batch_first ? transpose(query_in, 0, 1) : query_in;
-  Tensor key = options.batch_first ? transpose(key_in, 0, 1) : key_in;
-  Tensor value = options.batch_first ? transpose(value_in, 0, 1) : value_in;
-  int64_t L = query.size(0), N = query.size(1), E = embed_dim, H = num_heads;
+  Tensor query = options.batch_first ? query_in : transpose(query_in, 0, 1);
+  Tensor key = options.batch_first ? key_in : transpose(key_in, 0, 1);
+  Tensor value = options.batch_first ? value_in : transpose(value_in, 0, 1);
+  int64_t N = query.size(0), L = query.size(1), E = embed_dim, H = num_heads, hd = head_dim;
   DS_CHECK(query.size(2) == E, op, " query must have embed_dim ", E, " features, got shape ",
            to_string(query_in.sizes()));
-  DS_CHECK(key.size(2) == kdim && value.size(2) == vdim && key.size(1) == N && value.size(1) == N &&
-               key.size(0) == value.size(0),
+  DS_CHECK(key.size(2) == kdim && value.size(2) == vdim && key.size(0) == N && value.size(0) == N &&
+               key.size(1) == value.size(1),
            op, " key/value shapes ", to_string(key_in.sizes()), " and ",
            to_string(value_in.sizes()), " do not fit query ", to_string(query_in.sizes()));
   DType dt = query.dtype();
@@ -104,21 +107,20 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
     if (!args.need_weights && !kpm.defined() && !bias_k.defined() && !options.add_zero_attn) {
       causal_flag = true;
     } else {
-      int64_t S0 = key.size(0);
+      int64_t S0 = key.size(1);
       mask = triu(full({L, S0}, -std::numeric_limits<double>::infinity(), {dt, query.device()}), 1);
     }
   }
 
-  // Input projections. Self-attention takes one product for q, k and v with the weight's rows
-  // ordered (head, q|k|v, head_dim), split by one unbind (whose gradient is one stack): each
-  // of q, k, v is an (N·H, L, hd) view with one batch stride, as the attention kernel reads.
+  // Input projections, then heads: (N, len, E) -> (N, H, len, hd) views. Self-attention takes
+  // one product for q, k and v with the weight's rows ordered (head, q|k|v, head_dim), split by
+  // one unbind (whose gradient is one stack).
+  auto heads = [&](const Tensor& t) { return transpose(reshape(t, {N, t.size(1), H, hd}), 1, 2); };
   Tensor q, k, v;
-  Tensor bq, bk, bv;
   bool self_attention = query_in.impl_ptr() == key_in.impl_ptr() && key_in.impl_ptr() == value_in.impl_ptr();
-  bool heads_ready = self_attention && in_proj_weight.defined() && !bias_k.defined();
-  if (heads_ready) {
+  if (self_attention && in_proj_weight.defined() && !bias_k.defined()) {
     auto by_head = [&](const Tensor& t) {  // (3·E, ...) rows (3, H, hd) -> (H, 3, hd)
-      Shape s{3, H, head_dim};
+      Shape s{3, H, hd};
       Shape rest(t.sizes().begin() + 1, t.sizes().end());
       s.insert(s.end(), rest.begin(), rest.end());
       std::vector<int64_t> perm{1, 0, 2};
@@ -126,72 +128,68 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
       return reshape(permute(reshape(t, s), perm), t.sizes());
     };
     Tensor qkv = linear(query, by_head(in_proj_weight), in_proj_bias.defined() ? by_head(in_proj_bias) : Tensor());
-    auto parts = unbind(reshape(qkv, {L, N * H, 3, head_dim}), 2);
-    q = transpose(parts[0], 0, 1);
-    k = transpose(parts[1], 0, 1);
-    v = transpose(parts[2], 0, 1);
+    auto parts = unbind(reshape(qkv, {N, L, H, 3, hd}), 3);  // each (N, L, H, hd)
+    q = transpose(parts[0], 1, 2);
+    k = transpose(parts[1], 1, 2);
+    v = transpose(parts[2], 1, 2);
   } else {
+    Tensor bq, bk, bv;
     if (in_proj_bias.defined()) {
       auto b = chunk(in_proj_bias, 3);
       bq = b[0], bk = b[1], bv = b[2];
     }
+    Tensor wq = q_proj_weight, wk = k_proj_weight, wv = v_proj_weight;
     if (in_proj_weight.defined()) {
       auto w = chunk(in_proj_weight, 3);
-      q = linear(query, w[0], bq);
-      k = linear(key, w[1], bk);
-      v = linear(value, w[2], bv);
-    } else {
-      q = linear(query, q_proj_weight, bq);
-      k = linear(key, k_proj_weight, bk);
-      v = linear(value, v_proj_weight, bv);
+      wq = w[0], wk = w[1], wv = w[2];
     }
+    Tensor kp = linear(key, wk, bk), vp = linear(value, wv, bv);
+    if (bias_k.defined()) {  // one more key and value, at the end of every sequence
+      kp = cat({kp, expand(bias_k, {N, 1, E})}, 1);
+      vp = cat({vp, expand(bias_v, {N, 1, E})}, 1);
+    }
+    q = heads(linear(query, wq, bq));
+    k = heads(kp);
+    v = heads(vp);
   }
+  int64_t S = key.size(1);
 
   if (mask.defined()) {
     if (mask.dim() == 2) {
-      DS_CHECK(mask.size(0) == L && mask.size(1) == key.size(0), op, " 2-D attn_mask must be (", L,
-               ", ", key.size(0), "), got ", to_string(mask.sizes()));
-      mask = unsqueeze(mask, 0);
-    } else {
-      DS_CHECK(mask.dim() == 3 && mask.size(0) == N * H && mask.size(1) == L &&
-                   mask.size(2) == key.size(0),
-               op, " 3-D attn_mask must be (", N * H, ", ", L, ", ", key.size(0), "), got ",
+      DS_CHECK(mask.size(0) == L && mask.size(1) == S, op, " 2-D attn_mask must be (", L, ", ", S, "), got ",
                to_string(mask.sizes()));
+      mask = reshape(mask, {1, 1, L, S});
+    } else {
+      DS_CHECK(mask.dim() == 3 && mask.size(0) == N * H && mask.size(1) == L && mask.size(2) == S, op,
+               " 3-D attn_mask must be (", N * H, ", ", L, ", ", S, "), got ", to_string(mask.sizes()));
+      mask = reshape(mask, {N, H, L, S});
     }
   }
   // Checked before bias_k / the zero key add their columns.
-  DS_CHECK(!kpm.defined() || (kpm.dim() == 2 && kpm.size(0) == N && kpm.size(1) == key.size(0)),
-           op, " key_padding_mask must be (", N, ", ", key.size(0), "), got ",
-           to_string(kpm.sizes()));
+  DS_CHECK(!kpm.defined() || (kpm.dim() == 2 && kpm.size(0) == N && kpm.size(1) == S), op,
+           " key_padding_mask must be (", N, ", ", S, "), got ", to_string(kpm.sizes()));
   if (bias_k.defined()) {
-    k = cat({k, expand(bias_k, {1, N, E})}, 0);
-    v = cat({v, expand(bias_v, {1, N, E})}, 0);
     if (mask.defined()) mask = pad(mask, {0, 1});
     if (kpm.defined()) kpm = pad(kpm, {0, 1});
-  }
-  int64_t S = heads_ready ? k.size(1) : k.size(0);
-  if (!heads_ready) {  // (L, N, E) -> (N·H, L, hd)
-    q = transpose(reshape(q, {L, N * H, head_dim}), 0, 1);
-    k = transpose(reshape(k, {S, N * H, head_dim}), 0, 1);
-    v = transpose(reshape(v, {S, N * H, head_dim}), 0, 1);
+    ++S;
   }
   if (options.add_zero_attn) {
-    Tensor z = zeros({N * H, 1, head_dim}, {k.dtype(), k.device()});
-    k = cat({k, z}, 1);
-    v = cat({v, z}, 1);
+    Tensor z = zeros({N, H, 1, hd}, {k.dtype(), k.device()});
+    k = cat({k, z}, 2);
+    v = cat({v, z}, 2);
     if (mask.defined()) mask = pad(mask, {0, 1});
     if (kpm.defined()) kpm = pad(kpm, {0, 1});
     ++S;
   }
   if (kpm.defined()) {
-    Tensor m = reshape(expand(reshape(kpm, {N, 1, 1, S}), {N, H, 1, S}), {N * H, 1, S});
+    Tensor m = reshape(kpm, {N, 1, 1, S});
     mask = mask.defined() ? add(mask, m) : m;
   }
   double p = is_training() ? options.dropout : 0.0;
 
-  Tensor out, weights;  // out: (N·H, L, hd)
+  Tensor out, weights;  // out: (N, H, L, hd)
   if (args.need_weights) {
-    Tensor scores = matmul(mul(q, std::sqrt(1.0 / double(head_dim))), transpose(k, 1, 2));
+    Tensor scores = matmul(mul(q, std::sqrt(1.0 / double(hd))), transpose(k, 2, 3));
     if (mask.defined()) scores = add(scores, mask);
     weights = softmax(scores, -1);
     if (p > 0.0) weights = dropout(weights, p, true);
@@ -200,15 +198,10 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
     // Memory-efficient attention: the (L, S) weights are never kept for the whole batch.
     out = scaled_dot_product_attention(q, k, v, mask, p, causal_flag);
   }
-  out = reshape(contiguous(transpose(out, 0, 1)), {L * N, E});
-  out = linear(out, out_proj->weight, out_proj->bias);
-  out = reshape(out, {L, N, E});
-  if (options.batch_first) out = transpose(out, 0, 1);
+  out = linear(reshape(transpose(out, 1, 2), {N, L, E}), out_proj->weight, out_proj->bias);
+  if (!options.batch_first) out = transpose(out, 0, 1);
   Tensor w;
-  if (args.need_weights) {
-    w = reshape(weights, {N, H, L, S});
-    if (args.average_attn_weights) w = mean(w, {1});
-  }
+  if (args.need_weights) w = args.average_attn_weights ? mean(weights, {1}) : weights;
   return {out, w};
 }
 

@@ -27,6 +27,19 @@ TEST(CudaAttention, MatchesCpuForwardAndBackward) {
         return std::vector<Tensor>{scaled_dot_product_attention(in[0], in[1], in[2], {}, 0.25)};
       },
       {q, k, v}, 1e-4, 1e-5);
+  // Dropout through the backward too (the fused row kernels on both devices, one Philox stream).
+  expect_cuda_grads_match_cpu(
+      [](auto& in) {
+        manual_seed(5);
+        return scaled_dot_product_attention(in[0], in[1], in[2], {}, 0.25);
+      },
+      {q, k, v}, 1e-4, 1e-5);
+  expect_cuda_grads_match_cpu(
+      [](auto& in) {
+        manual_seed(6);
+        return scaled_dot_product_attention(in[0], in[1], in[2], {}, 0.1, true);
+      },
+      {q, kc, vc}, 1e-4, 1e-5);
 }
 
 }  // namespace

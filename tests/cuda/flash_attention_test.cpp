@@ -57,19 +57,46 @@ TEST(CudaFlashAttention, MatchesCpuCompositeBf16AndF16) {
 TEST(CudaFlashAttention, OpMatchesCompositeAndSavesLogSumExp) {
   DS_REQUIRE_CUDA();
   Tensor q = randn({3, 65, 64}), k = randn({3, 80, 64}), v = randn({3, 80, 64});
-  auto outs = ops::dispatch(ops::op_id("flash_attention"),
-                            {cast(q, DType::bf16).to(kCuda), cast(k, DType::bf16).to(kCuda), cast(v, DType::bf16).to(kCuda)},
+  auto blhd = [](const Tensor& t) { return unsqueeze(cast(t, DType::bf16), 2).to(kCuda); };  // H = 1
+  auto outs = ops::dispatch(ops::op_id("flash_attention"), {blhd(q), blhd(k), blhd(v)},
                             ops::Attrs().set("scale", 0.125).set("is_causal", int64_t{0}));
   ASSERT_EQ(outs.size(), 2u);
+  ASSERT_EQ(outs[0].sizes(), (Shape{3, 65, 1, 64}));
+  ASSERT_EQ(outs[1].sizes(), (Shape{3, 1, 65}));
+  outs[0] = squeeze(outs[0], 2);
+  outs[1] = squeeze(outs[1], 1);
   Tensor qr = cast(cast(q, DType::bf16), DType::f32), kr = cast(cast(k, DType::bf16), DType::f32),
          vr = cast(cast(v, DType::bf16), DType::f32);
   Tensor s = mul(bmm(qr, transpose(kr, 1, 2)), 0.125);
   EXPECT_TRUE(close(outs[1].to(kCPU), logsumexp(s, {-1}), 1e-3, 1e-3)) << "log-sum-exp";
   EXPECT_TRUE(close(cast(outs[0], DType::f32).to(kCPU), bmm(softmax(s, -1), vr), 2e-2, 2e-2)) << "output";
   // Bad input: f32 or another head size is refused with a clear error.
-  EXPECT_THROW(ops::dispatch(ops::op_id("flash_attention"), {q.to(kCuda), k.to(kCuda), v.to(kCuda)},
+  EXPECT_THROW(ops::dispatch(ops::op_id("flash_attention"),
+                             {unsqueeze(q, 2).to(kCuda), unsqueeze(k, 2).to(kCuda), unsqueeze(v, 2).to(kCuda)},
                              ops::Attrs().set("scale", 0.125).set("is_causal", int64_t{0})),
                Error);
+}
+
+// q, k and v sliced from one packed (N, L, H, 3, D) projection (head and row strides that are
+// not the dense ones) give what contiguous copies give, forward and backward.
+TEST(CudaFlashAttention, ReadsHeadsOfAPackedProjectionInPlace) {
+  DS_REQUIRE_CUDA();
+  manual_seed(4);
+  Tensor packed = cast(randn({2, 90, 3, 3, 64}), DType::bf16).to(kCuda);
+  auto run = [&](bool copies) {
+    Tensor x = packed.clone().requires_grad_(true);
+    std::vector<Tensor> qkv;
+    for (int64_t i = 0; i < 3; ++i) {
+      Tensor t = transpose(select(x, 3, i), 1, 2);  // (N, H, L, D)
+      qkv.push_back(copies ? t.contiguous() : t);
+    }
+    Tensor out = scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], {}, 0.0, true);
+    sum(mul(cast(out, DType::f32), cast(out, DType::f32))).backward();
+    return std::vector<Tensor>{cast(out, DType::f32).to(kCPU), cast(x.grad(), DType::f32).to(kCPU)};
+  };
+  auto strided = run(false), dense = run(true);
+  EXPECT_TRUE(close(strided[0], dense[0], 0.0, 0.0)) << "forward";
+  EXPECT_TRUE(close(strided[1], dense[1], 1e-2, 1e-2)) << "gradient";
 }
 
 TEST(CudaFlashAttention, DoubleBackwardUsesTheComposite) {

@@ -1,5 +1,7 @@
 // scaled_dot_product_attention: forward vs PyTorch (tests/fixtures/nn.json) with bool, float
 // and causal masks and a custom scale; gradcheck in f64; dropout reproducibility; bad inputs.
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "tests/support/test_util.h"
@@ -88,4 +90,28 @@ TEST(Attention, ChunkedEqualsWhole) {
           EXPECT_TRUE(close(parts[i], whole[i], 1e-6, 1e-7)) << "p " << p << " causal " << causal << " mask " << mask
                                                               << " tensor " << i;
       }
+}
+
+// f32 without a mask takes the fused row kernels (attention_probs*); an all-zero float mask
+// (or the causal mask written out) takes the op-by-op path: both agree, dropout masks included.
+TEST(Attention, FusedRowKernelsMatchOpByOp) {
+  Tensor q = randn({2, 3, 7, 8}), k = randn({2, 3, 9, 8}), v = randn({2, 3, 9, 5});
+  Tensor qc = randn({2, 3, 9, 8});
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor causal_mask = triu(full({9, 9}, -inf), 1);
+  auto run = [&](const Tensor& q0, const Tensor& mask, double p, bool causal) {
+    std::vector<Tensor> xs{q0.clone().requires_grad_(), k.clone().requires_grad_(), v.clone().requires_grad_()};
+    manual_seed(21);
+    Tensor o = scaled_dot_product_attention(xs[0], xs[1], xs[2], mask, p, causal);
+    sum(mul(o, o)).backward();
+    return std::vector<Tensor>{o.detach(), xs[0].grad(), xs[1].grad(), xs[2].grad()};
+  };
+  for (double p : {0.0, 0.35}) {
+    auto fused = run(q, {}, p, false), plain = run(q, zeros({7, 9}), p, false);
+    for (size_t i = 0; i < fused.size(); ++i)
+      EXPECT_TRUE(close(fused[i], plain[i], 1e-5, 1e-6)) << "p " << p << " tensor " << i;
+    auto fused_c = run(qc, {}, p, true), plain_c = run(qc, causal_mask, p, false);
+    for (size_t i = 0; i < fused_c.size(); ++i)
+      EXPECT_TRUE(close(fused_c[i], plain_c[i], 1e-5, 1e-6)) << "causal p " << p << " tensor " << i;
+  }
 }

@@ -50,11 +50,19 @@ void fill_indexed(const Tensor& out, F f) {
 
 template <typename T>
 __global__ void dropout_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, float p,
-                               opmath<T> scale, uint64_t seed, uint64_t offset) {
+                               opmath<T> scale, uint64_t seed, uint64_t offset, bool vector) {
   int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   int64_t blocks = (n + 3) / 4;
   for (int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; b < blocks; b += stride) {
     auto bits = Philox::block(seed, offset + static_cast<uint64_t>(b));
+    if (vector && b * 4 + 4 <= n) {  // the block's four elements as one aligned vector
+      Pack<4, T> v = reinterpret_cast<const Pack<4, T>*>(x)[b];
+#pragma unroll
+      for (int lane = 0; lane < 4; ++lane)
+        v.v[lane] = Philox::uniform(bits[lane]) >= p ? cvt<T>(cvt<opmath<T>>(v.v[lane]) * scale) : cvt<T>(0.0f);
+      reinterpret_cast<Pack<4, T>*>(y)[b] = v;
+      continue;
+    }
 #pragma unroll
     for (int lane = 0; lane < 4; ++lane) {
       int64_t i = b * 4 + lane;
@@ -236,7 +244,9 @@ void register_copy_kernels() {
       V scale = p < 1 ? static_cast<V>(1.0 / (1.0 - p)) : V(0);
       dropout_kernel<T><<<blocks_for((n + 3) / 4, kThreads), kThreads, 0, current_stream()>>>(
           static_cast<const T*>(in[0].raw_data()), static_cast<T*>(out[0].raw_data()), n,
-          static_cast<float>(p), scale, seed, off);
+          static_cast<float>(p), scale, seed, off,
+          reinterpret_cast<uintptr_t>(in[0].raw_data()) % (4 * sizeof(T)) == 0 &&
+              reinterpret_cast<uintptr_t>(out[0].raw_data()) % (4 * sizeof(T)) == 0);
     });
     DS_CUDA_LAUNCH_CHECK();
   });

@@ -1,6 +1,7 @@
 // Fused softmax and log_softmax on CUDA over one dim (the op definition makes the input
-// contiguous). Rows along the last dim: one warp per row up to 1024 values, one block per row
-// beyond; each reads the row three times (max, sum of exp, write), f16/bf16 computed in f32.
+// contiguous). Rows along the last dim: one warp per row up to 1024 values, reading the row
+// three times (max, sum of exp, write); one block per row beyond, reading it twice (online max
+// and sum, write). f16/bf16 computed in f32.
 // Other dims: one thread per (outer, inner) column, coalesced across inner. Semantics as the
 // CPU kernel: the max skips NaN (a NaN still makes the sum, so the row, NaN) and an all -inf
 // row uses max 0.
@@ -51,6 +52,9 @@ __global__ void __launch_bounds__(256) softmax_warp_kernel(const T* __restrict__
   }
 }
 
+// Long rows: one pass keeps each thread's running max and its sum of exp rescaled to it
+// (online softmax), the block combines them, and a second pass writes: two reads of the row
+// instead of three.
 template <typename T, bool Log>
 __global__ void __launch_bounds__(kSoftmaxBlock) softmax_block_kernel(const T* __restrict__ x, T* __restrict__ y,
                                                                      int64_t rows, int64_t n) {
@@ -59,18 +63,26 @@ __global__ void __launch_bounds__(kSoftmaxBlock) softmax_block_kernel(const T* _
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* p = x + row * n;
     T* q = y + row * n;
-    V m = neg_inf<V>();
+    V m = neg_inf<V>(), s = 0;
+#pragma unroll 4
     for (int64_t k = threadIdx.x; k < n; k += blockDim.x) {
       V v = cvt<V>(p[k]);
-      m = v > m ? v : m;
+      if (v > m) {  // NaN never becomes the max; it reaches the sum below
+        s = s * exp(m - v) + V(1);
+        m = v;
+      } else if (v != neg_inf<V>()) {
+        s += exp(v - m);
+      }
     }
-    m = block_allreduce(m, MaxSkipNanOp{}, smem);
-    if (m == neg_inf<V>()) m = V(0);
-    V s = 0;
-    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) s += exp(cvt<V>(p[k]) - m);
+    V mb = block_allreduce(m, MaxSkipNanOp{}, smem);
+    s = s == V(0) ? V(0) : s * exp(m - mb);
     s = block_allreduce(s, SumOp{}, smem);
-    V t = Log ? m + log(s) : V(1) / s;
-    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) q[k] = softmax_out<Log, T>(cvt<V>(p[k]), m, t);
+    // As the two-pass form: an all -inf row uses max 0; a +inf max makes inf - inf, so NaN.
+    if (mb == neg_inf<V>()) mb = V(0);
+    if (mb == -neg_inf<V>()) s = ::cuda::std::numeric_limits<V>::quiet_NaN();
+    V t = Log ? mb + log(s) : V(1) / s;
+#pragma unroll 4
+    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) q[k] = softmax_out<Log, T>(cvt<V>(p[k]), mb, t);
   }
 }
 

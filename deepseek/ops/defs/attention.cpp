@@ -9,9 +9,16 @@
 // backward, and the kernels run on any device that has bmm, softmax-style reductions and
 // dropout. The backward is written with public ops, so it is itself differentiable.
 //
+// The op's tensors are (N, L, H, E), FlashAttention's layout: 4-D (N, H, L, E) inputs reach it
+// as transposed views, so heads sliced from one packed projection are read in place, and the
+// output, returned as an (N, H, L, E) view, is laid out (N, L, H, E): the (N, L, E) input of the
+// output projection, with no copies.
+//
 // On CUDA, f16/bf16 inputs with head size 64 or 128, no mask and no dropout go to the fused
 // flash attention kernels instead (ops `flash_attention` and `flash_attention_backward`,
 // backend/cuda/flash_attention.cu); double backward (create_graph) takes the composite path.
+// f32 scores without a mask (any device) take fused row kernels for the softmax, dropout and
+// their gradient (ops `attention_probs*`) between the products.
 #include <cmath>
 #include <limits>
 
@@ -36,7 +43,7 @@ void check_input(const Tensor& t, const char* what) {
   DS_CHECK(t.defined(), "[", kOp, "] ", what, " is an undefined tensor");
   DS_CHECK(is_floating(t.dtype()), "[", kOp, "] ", what, " must be a floating-point tensor, got ",
            dtype_name(t.dtype()));
-  DS_CHECK(t.dim() == 3, "[", kOp, "] ", what, " must be 3-D (batch, L, E) here, got shape ",
+  DS_CHECK(t.dim() == 4, "[", kOp, "] ", what, " must be 4-D (N, L, H, E) here, got shape ",
            to_string(t.sizes()));
 }
 
@@ -44,7 +51,7 @@ void check_input(const Tensor& t, const char* what) {
 DType acc_dtype(DType t) { return t == DType::f64 ? DType::f64 : DType::f32; }
 
 struct Geometry {
-  int64_t B, L, S, chunk;
+  int64_t N, H, B, L, S, chunk;  // B = N H
   double scale, dropout_p;
   bool causal;
   int mask_kind;  // 0 none, 1 bool, 2 float
@@ -52,7 +59,9 @@ struct Geometry {
 
 Geometry geometry(const std::vector<Tensor>& in, const Attrs& a) {
   Geometry g;
-  g.B = in[0].sizes()[0];
+  g.N = in[0].sizes()[0];
+  g.H = in[0].sizes()[2];
+  g.B = g.N * g.H;
   g.L = in[0].sizes()[1];
   g.S = in[1].sizes()[1];
   g.scale = a.get<double>("scale");
@@ -65,6 +74,23 @@ Geometry geometry(const std::vector<Tensor>& in, const Attrs& a) {
   // chunk must start at a multiple of 4 elements.
   if (g.dropout_p > 0 && per % 4 != 0) g.chunk = g.B;
   return g;
+}
+
+// The op works on (N, L, H, E) tensors (the layout of a packed projection, read in place by
+// the fused kernels); the op-by-op path works on (B = N H, L, E) batches: a view when H is 1,
+// else a copy.
+Tensor batched(const Tensor& t) {
+  return reshape(transpose(t, 1, 2), {t.sizes()[0] * t.sizes()[2], t.sizes()[1], t.sizes()[3]});
+}
+// (B, L, E) -> the (N, L, H, E) view of it.
+Tensor unbatched(const Tensor& t, const Geometry& g) {
+  return transpose(reshape(t, {g.N, g.H, t.sizes()[1], t.sizes()[2]}), 1, 2);
+}
+// q, k, v as batches; the mask (already (B | 1, L | 1, S | 1)) as it is.
+std::vector<Tensor> batched_inputs(const std::vector<Tensor>& in) {
+  std::vector<Tensor> r{batched(in[0]), batched(in[1]), batched(in[2])};
+  if (in.size() > 3) r.push_back(in[3]);
+  return r;
 }
 
 // Masked, scaled scores of batch rows [b0, b0 + n) in the accumulation dtype.
@@ -98,6 +124,26 @@ Tensor dropout_like(const Tensor& x, const Attrs& a) {
 }
 
 const char* kFlash = "flash_attention";
+const char* kProbs = "attention_probs";
+const char* kProbsBackward = "attention_probs_backward";
+
+// The fused row kernels (attention_probs*) take f32 scores with no mask, where they have a
+// kernel; f64 and masks keep the op-by-op path.
+bool use_probs(const Tensor& q, const Geometry& g) {
+  static const auto op = ops::op_id(kProbs);
+  return acc_dtype(q.dtype()) == DType::f32 && g.mask_kind == 0 &&
+         ops::Registry::get().at(op).has_kernel(q.device().type);
+}
+
+Attrs probs_attrs(const Attrs& a, const Geometry& g, int64_t b0) {
+  Attrs r = g.dropout_p > 0 ? dropout_attrs(a, g, b0) : Attrs().set("p", 0.0).set("seed", int64_t{0}).set("offset", int64_t{0});
+  return r.set("scale", g.scale).set("is_causal", static_cast<int64_t>(g.causal));
+}
+
+// q k^T of batch rows [b0, b0 + n), unscaled, in the accumulation dtype.
+Tensor raw_scores(const Tensor& q, const Tensor& k, int64_t b0, int64_t n) {
+  return cast(bmm(narrow(q, 0, b0, n), transpose(narrow(k, 0, b0, n), 1, 2)), acc_dtype(q.dtype()));
+}
 const char* kFlashBackward = "flash_attention_backward";
 
 // The cases the fused kernels take: CUDA, f16/bf16, one head size of 64 or 128 for q, k and
@@ -105,9 +151,9 @@ const char* kFlashBackward = "flash_attention_backward";
 bool use_flash(const std::vector<Tensor>& in, const Geometry& g) {
   static const auto op = ops::op_id(kFlash);
   const Tensor& q = in[0];
-  int64_t d = q.sizes()[2];
+  int64_t d = q.sizes()[3];
   return q.device().is_cuda() && (q.dtype() == DType::bf16 || q.dtype() == DType::f16) && (d == 64 || d == 128) &&
-         in[2].sizes()[2] == d && g.mask_kind == 0 && g.dropout_p == 0 &&
+         in[2].sizes()[3] == d && g.mask_kind == 0 && g.dropout_p == 0 &&
          ops::Registry::get().at(op).has_kernel(DeviceType::cuda);
 }
 
@@ -115,46 +161,78 @@ Attrs flash_attrs(const Geometry& g) {
   return Attrs().set("scale", g.scale).set("is_causal", static_cast<int64_t>(g.causal));
 }
 
-void forward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const Attrs& a) {
+void forward_kernel(const std::vector<Tensor>& in4, std::vector<Tensor>& out, const Attrs& a) {
   ops::NoInterposers raw;  // the kernel's own op calls are not recorded
-  Geometry g = geometry(in, a);
-  if (use_flash(in, g)) {  // straight into this op's outputs
+  Geometry g = geometry(in4, a);
+  if (use_flash(in4, g)) {  // straight into this op's outputs
     static const auto op = ops::op_id(kFlash);
-    ops::Registry::get().at(op).kernels[static_cast<int>(DeviceType::cuda)](in, out, flash_attrs(g));
+    ops::Registry::get().at(op).kernels[static_cast<int>(DeviceType::cuda)](in4, out, flash_attrs(g));
     return;
   }
+  const std::vector<Tensor> in = batched_inputs(in4);
   const Tensor& v = in[2];
+  // The output as (B, L, Ev): a view of out[0] when H is 1, else a buffer copied at the end.
+  Tensor out3 = g.H == 1 ? reshape(out[0], {g.B, g.L, v.sizes()[2]}) : Tensor::empty({g.B, g.L, v.sizes()[2]}, v.dtype(), v.device());
+  Tensor lse3 = reshape(out[1], {g.B, g.L});
+  const bool fused = use_probs(in[0], g);
   for (int64_t b0 = 0; b0 < g.B; b0 += g.chunk) {
     int64_t n = std::min(g.chunk, g.B - b0);
+    Tensor dst = narrow(out3, 0, b0, n), lse_dst = narrow(lse3, 0, b0, n);
+    if (fused) {
+      static const auto op = ops::op_id(kProbs);
+      auto r = ops::dispatch(op, {raw_scores(in[0], in[1], b0, n)}, probs_attrs(a, g, b0));
+      copy_(dst, bmm(cast(r[0], v.dtype()), narrow(v, 0, b0, n)));
+      copy_(lse_dst, r[1]);
+      continue;
+    }
     Tensor s = scores(in, g, b0, n);
     Tensor lse = logsumexp(s, {-1}, true);
     Tensor p = exp(sub(s, lse));
     if (g.dropout_p > 0) p = dropout_like(p, dropout_attrs(a, g, b0));
     Tensor o = bmm(cast(p, v.dtype()), narrow(v, 0, b0, n));
-    Tensor dst = narrow(out[0], 0, b0, n), lse_dst = narrow(out[1], 0, b0, n);
     copy_(dst, o);
     copy_(lse_dst, squeeze(lse, -1));
+  }
+  if (g.H != 1) {
+    Tensor o4 = out[0];
+    copy_(o4, unbatched(out3, g));
   }
 }
 
 Grads backward(const BackwardContext& c) {
-  const auto& in = c.inputs;
-  const Tensor &q = in[0], &k = in[1], &v = in[2];
-  const Tensor &o = c.outputs[0], &lse_all = c.outputs[1], &dout = c.grads[0];
-  Geometry g = geometry(in, c.attrs);
-  if (use_flash(in, g) && !autograd::GradMode::enabled()) {
+  Geometry g = geometry(c.inputs, c.attrs);
+  if (use_flash(c.inputs, g) && !autograd::GradMode::enabled()) {
     static const auto op = ops::op_id(kFlashBackward);
-    auto r = ops::dispatch(op, {dout, q, k, v, o, lse_all}, flash_attrs(g));
+    auto r = ops::dispatch(op, {c.grads[0], c.inputs[0], c.inputs[1], c.inputs[2], c.outputs[0], c.outputs[1]},
+                           flash_attrs(g));
     return Grads{c.needs_grad[0] ? r[0] : Tensor(), c.needs_grad[1] ? r[1] : Tensor(),
                  c.needs_grad[2] ? r[2] : Tensor()};
   }
+  const std::vector<Tensor> in = batched_inputs(c.inputs);
+  const Tensor &q = in[0], &k = in[1], &v = in[2];
+  const Tensor o = batched(c.outputs[0]), dout = batched(c.grads[0]);
+  const Tensor lse_all = reshape(c.outputs[1], {g.B, g.L});
   DType acc = acc_dtype(q.dtype());
   bool want_mask = in.size() > 3 && g.mask_kind == 2 && c.needs_grad[3];
   std::vector<Tensor> dq, dk, dv, dm;
   // D_i = sum_j dP_ij P_ij = rowsum(dout * out), whatever the dropout.
   Tensor D = unsqueeze(sum(mul(cast(dout, acc), cast(o, acc)), {-1}), -1);
+  // The fused row kernel is not differentiable: double backward takes the op-by-op path.
+  const bool fused = use_probs(q, g) && !autograd::GradMode::enabled();
   for (int64_t b0 = 0; b0 < g.B; b0 += g.chunk) {
     int64_t n = std::min(g.chunk, g.B - b0);
+    Tensor doc = narrow(dout, 0, b0, n);
+    if (fused) {
+      static const auto op = ops::op_id(kProbsBackward);
+      Tensor dp = cast(bmm(doc, transpose(narrow(v, 0, b0, n), 1, 2)), acc);
+      auto r = ops::dispatch(op, {raw_scores(q, k, b0, n), dp, narrow(lse_all, 0, b0, n), squeeze(narrow(D, 0, b0, n), -1)},
+                             probs_attrs(c.attrs, g, b0));
+      dv.push_back(bmm(transpose(cast(r[0], v.dtype()), 1, 2), doc));
+      Tensor dsq = cast(r[1], q.dtype());
+      dq.push_back(bmm(dsq, narrow(k, 0, b0, n)));
+      dk.push_back(bmm(transpose(dsq, 1, 2), narrow(q, 0, b0, n)));
+      continue;
+    }
     Tensor s = scores(in, g, b0, n);
     Tensor p = exp(sub(s, unsqueeze(narrow(lse_all, 0, b0, n), -1)));
     Tensor pd = p;
@@ -163,7 +241,6 @@ Grads backward(const BackwardContext& c) {
       da = dropout_attrs(c.attrs, g, b0);
       pd = dropout_like(p, da);
     }
-    Tensor doc = narrow(dout, 0, b0, n);
     dv.push_back(bmm(transpose(cast(pd, v.dtype()), 1, 2), doc));
     Tensor dp = cast(bmm(doc, transpose(narrow(v, 0, b0, n), 1, 2)), acc);
     if (g.dropout_p > 0) dp = dropout_like(dp, da);
@@ -174,9 +251,9 @@ Grads backward(const BackwardContext& c) {
     if (want_mask) dm.push_back(ds);
   }
   Grads r(in.size());
-  if (c.needs_grad[0]) r[0] = cat(dq, 0);
-  if (c.needs_grad[1]) r[1] = cat(dk, 0);
-  if (c.needs_grad[2]) r[2] = cat(dv, 0);
+  if (c.needs_grad[0]) r[0] = unbatched(cat(dq, 0), g);
+  if (c.needs_grad[1]) r[1] = unbatched(cat(dk, 0), g);
+  if (c.needs_grad[2]) r[2] = unbatched(cat(dv, 0), g);
   if (want_mask) r[3] = ops::reduce_grad_to(cat(dm, 0), c.input_meta[3]);
   return r;
 }
@@ -193,27 +270,28 @@ void define() {
     DS_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype(), "[", kOp,
              "] query, key and value must have one dtype, got ", dtype_name(q.dtype()), ", ",
              dtype_name(k.dtype()), " and ", dtype_name(v.dtype()));
-    DS_CHECK(k.sizes()[0] == q.sizes()[0] && v.sizes()[0] == q.sizes()[0], "[", kOp, "] batch sizes differ");
-    DS_CHECK(k.sizes()[2] == q.sizes()[2], "[", kOp, "] query and key must have the same embedding size");
+    for (const Tensor* t : {&k, &v})
+      DS_CHECK(t->sizes()[0] == q.sizes()[0] && t->sizes()[2] == q.sizes()[2], "[", kOp, "] batch or head counts differ");
+    DS_CHECK(k.sizes()[3] == q.sizes()[3], "[", kOp, "] query and key must have the same embedding size");
     DS_CHECK(v.sizes()[1] == k.sizes()[1], "[", kOp, "] key and value must have the same sequence length");
     if (in.size() == 4) {
       const Tensor& m = in[3];
-      DS_CHECK(m.dim() == 3 && (m.sizes()[0] == 1 || m.sizes()[0] == q.sizes()[0]) &&
+      DS_CHECK(m.dim() == 3 && (m.sizes()[0] == 1 || m.sizes()[0] == q.sizes()[0] * q.sizes()[2]) &&
                    (m.sizes()[1] == 1 || m.sizes()[1] == q.sizes()[1]) &&
                    (m.sizes()[2] == 1 || m.sizes()[2] == k.sizes()[1]),
                "[", kOp, "] mask of shape ", to_string(m.sizes()), " does not broadcast to the scores");
     }
     (void)a;
-    return std::vector<TensorMeta>{{{q.sizes()[0], q.sizes()[1], v.sizes()[2]}, q.dtype(), q.device()},
-                                   {{q.sizes()[0], q.sizes()[1]}, acc_dtype(q.dtype()), q.device()}};
+    return std::vector<TensorMeta>{{{q.sizes()[0], q.sizes()[1], q.sizes()[2], v.sizes()[3]}, q.dtype(), q.device()},
+                                   {{q.sizes()[0], q.sizes()[2], q.sizes()[1]}, acc_dtype(q.dtype()), q.device()}};
   };
   d.save_outputs = {0, 1};  // the output and the log-sum-exp of each row
   d.materialize_grads = false;  // the log-sum-exp's gradient is never used
   d.backward = backward;
   d.flops = [](const std::vector<TensorMeta>& in, const std::vector<TensorMeta>&, const Attrs&) {
-    double B = static_cast<double>(in[0].sizes[0]), L = static_cast<double>(in[0].sizes[1]);
+    double B = static_cast<double>(in[0].sizes[0] * in[0].sizes[2]), L = static_cast<double>(in[0].sizes[1]);
     double S = static_cast<double>(in[1].sizes[1]);
-    return 2.0 * B * L * S * static_cast<double>(in[0].sizes[2] + in[2].sizes[2]);
+    return 2.0 * B * L * S * static_cast<double>(in[0].sizes[3] + in[2].sizes[3]);
   };
   // The same composite kernel on every device with the ops it uses.
   for (DeviceType dev : {DeviceType::cpu, DeviceType::cuda}) ops::Registry::get().register_kernel(kOp, dev, forward_kernel);
@@ -221,18 +299,21 @@ void define() {
 DS_REGISTER(define);
 
 // The fused kernels' ops (kernels on CUDA only; scaled_dot_product_attention calls them).
-// flash_attention: q (B, L, D), k, v (B, S, D) -> out (B, L, D), log-sum-exp (B, L) f32.
+// flash_attention: q (N, L, H, D), k, v (N, S, H, D), any strides with dense rows -> out
+// (N, L, H, D), log-sum-exp (N, H, L) f32.
 // flash_attention_backward: dout, q, k, v, out, lse -> dq, dk, dv. attrs: scale, is_causal.
 void check_flash(const Tensor& t, const Tensor& q, const char* op, const char* what) {
-  DS_CHECK(t.dim() == 3 && t.sizes()[0] == q.sizes()[0] && t.sizes()[2] == q.sizes()[2], "[", op, "] ", what,
-           " must be (B, *, ", q.sizes()[2], ") as the query, got shape ", to_string(t.sizes()));
+  DS_CHECK(t.dim() == 4 && t.sizes()[0] == q.sizes()[0] && t.sizes()[2] == q.sizes()[2] &&
+               t.sizes()[3] == q.sizes()[3],
+           "[", op, "] ", what, " must be (", q.sizes()[0], ", *, ", q.sizes()[2], ", ", q.sizes()[3],
+           ") as the query, got shape ", to_string(t.sizes()));
   DS_CHECK(t.dtype() == q.dtype(), "[", op, "] ", what, " must be ", dtype_name(q.dtype()), ", got ", dtype_name(t.dtype()));
 }
 
 void check_flash_query(const Tensor& q, const char* op) {
-  DS_CHECK(q.dim() == 3 && (q.dtype() == DType::bf16 || q.dtype() == DType::f16) &&
-               (q.sizes()[2] == 64 || q.sizes()[2] == 128),
-           "[", op, "] expects an f16/bf16 query (B, L, D) with D 64 or 128, got ", dtype_name(q.dtype()), " ",
+  DS_CHECK(q.dim() == 4 && (q.dtype() == DType::bf16 || q.dtype() == DType::f16) &&
+               (q.sizes()[3] == 64 || q.sizes()[3] == 128),
+           "[", op, "] expects an f16/bf16 query (N, L, H, D) with D 64 or 128, got ", dtype_name(q.dtype()), " ",
            to_string(q.sizes()));
 }
 
@@ -245,7 +326,7 @@ void define_flash() {
     check_flash(in[1], q, kFlash, "key");
     check_flash(in[2], q, kFlash, "value");
     DS_CHECK(in[1].sizes()[1] == in[2].sizes()[1], "[", kFlash, "] key and value lengths differ");
-    return std::vector<TensorMeta>{ops::meta_of(q), {{q.sizes()[0], q.sizes()[1]}, DType::f32, q.device()}};
+    return std::vector<TensorMeta>{ops::meta_of(q), {{q.sizes()[0], q.sizes()[2], q.sizes()[1]}, DType::f32, q.device()}};
   };
   auto& b = ops::define_op(kFlashBackward, OpKind::opaque, 6, 3);
   b.differentiable = false;
@@ -256,15 +337,54 @@ void define_flash() {
     for (int i : {0, 4}) check_flash(in[i], q, kFlashBackward, i == 0 ? "grad" : "output");
     check_flash(in[2], q, kFlashBackward, "key");
     check_flash(in[3], q, kFlashBackward, "value");
-    DS_CHECK((in[5].dtype() == DType::f32 && in[5].sizes() == Shape{q.sizes()[0], q.sizes()[1]}), "[", kFlashBackward,
-             "] lse must be f32 (B, L)");
-    if (!in[4].is_contiguous()) in[4] = contiguous(in[4]);
+    DS_CHECK((in[5].dtype() == DType::f32 && in[5].sizes() == Shape{q.sizes()[0], q.sizes()[2], q.sizes()[1]}), "[",
+             kFlashBackward, "] lse must be f32 (N, H, L)");
     if (!in[5].is_contiguous()) in[5] = contiguous(in[5]);
     return std::vector<TensorMeta>{ops::meta_of(q), ops::meta_of(in[2]),
                                    ops::meta_of(in[3])};
   };
 }
 DS_REGISTER(define_flash);
+
+// The fused row kernels of the composite (CPU and CUDA kernels; the composite calls them
+// for f32 scores without a mask, outside double backward).
+// attention_probs: s (B, L, S) f32 raw scores q k^T -> probs = dropout(softmax(s * scale,
+//   causal)) (B, L, S), lse (B, L) of the scaled scores.
+// attention_probs_backward: s, dp = dout v^T (B, L, S), lse, dvec (B, L) -> pd = the dropped
+//   probabilities (for dv), ds = P (dropout(dp) - dvec) * scale (for dq and dk).
+// attrs: scale, is_causal, p, seed, offset; element i of the (B, L, S) block draws Philox
+// counter offset + i / 4, lane i % 4, as the dropout op.
+void check_probs_input(const Tensor& t, const Shape& want, const char* op, const char* what) {
+  DS_CHECK(t.dtype() == DType::f32 && t.sizes() == want, "[", op, "] ", what, " must be f32 ", to_string(want),
+           ", got ", dtype_name(t.dtype()), " ", to_string(t.sizes()));
+}
+
+void define_probs() {
+  auto& f = ops::define_op(kProbs, OpKind::opaque, 1, 2);
+  f.differentiable = false;
+  f.random = true;
+  f.infer = [](std::vector<Tensor>& in, const Attrs&) {
+    const Tensor& s = in[0];
+    DS_CHECK(s.dim() == 3, "[", kProbs, "] scores must be (B, L, S), got ", to_string(s.sizes()));
+    check_probs_input(s, s.sizes(), kProbs, "scores");
+    if (!s.is_contiguous()) in[0] = contiguous(s);
+    return std::vector<TensorMeta>{ops::meta_of(s), {{s.sizes()[0], s.sizes()[1]}, DType::f32, s.device()}};
+  };
+  auto& b = ops::define_op(kProbsBackward, OpKind::opaque, 4, 2);
+  b.differentiable = false;
+  b.random = true;
+  b.infer = [](std::vector<Tensor>& in, const Attrs&) {
+    const Tensor& s = in[0];
+    DS_CHECK(s.dim() == 3, "[", kProbsBackward, "] scores must be (B, L, S), got ", to_string(s.sizes()));
+    check_probs_input(s, s.sizes(), kProbsBackward, "scores");
+    check_probs_input(in[1], s.sizes(), kProbsBackward, "dp");
+    for (int i : {2, 3}) check_probs_input(in[i], {s.sizes()[0], s.sizes()[1]}, kProbsBackward, i == 2 ? "lse" : "dvec");
+    for (auto& t : in)
+      if (!t.is_contiguous()) t = contiguous(t);
+    return std::vector<TensorMeta>{ops::meta_of(s), ops::meta_of(s)};
+  };
+}
+DS_REGISTER(define_probs);
 
 void check_public(const Tensor& t, const char* what) {
   DS_CHECK(t.defined(), "[", kOp, "] ", what, " is an undefined tensor");
@@ -319,7 +439,14 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     DS_THROW("[", kOp, "] leading dims of query ", to_string(q.sizes()), ", key ", to_string(k.sizes()),
              " and value ", to_string(v.sizes()), " do not broadcast");
   }
-  std::vector<Tensor> in{flatten_batch(q, lead), flatten_batch(k, lead), flatten_batch(v, lead)};
+  // The op takes (N, L, H, E): 4-D (N, H, L, E) inputs with the same (N, H) are passed as
+  // their transposed views (no copies: q, k and v may be strided views of one projection);
+  // anything else is flattened to (B, L, 1, E).
+  const bool heads = q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && Shape{q.size(0), q.size(1)} == lead &&
+                     Shape{k.size(0), k.size(1)} == lead && Shape{v.size(0), v.size(1)} == lead;
+  std::vector<Tensor> in;
+  if (heads) in = {transpose(q, 1, 2), transpose(k, 1, 2), transpose(v, 1, 2)};
+  else in = {unsqueeze(flatten_batch(q, lead), 2), unsqueeze(flatten_batch(k, lead), 2), unsqueeze(flatten_batch(v, lead), 2)};
   if (attn_mask.defined()) {
     DS_CHECK(attn_mask.dtype() == DType::b8 || is_floating(attn_mask.dtype()), "[", kOp,
              "] attn_mask must be bool (true = attend) or floating (added), got ",
@@ -354,6 +481,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   auto st = default_generator(q.device()).reserve(dropout_p > 0 ? static_cast<uint64_t>(numel(lead) * L * S) : 0);
   a.set("seed", static_cast<int64_t>(st.seed)).set("offset", static_cast<int64_t>(st.offset));
   Tensor out = ops::dispatch(op, std::move(in), a)[0];
+  if (heads) return transpose(out, 1, 2);  // (N, H, L, Ev), laid out (N, L, H, Ev)
   Shape os = lead;
   os.push_back(L);
   os.push_back(v.size(-1));

@@ -36,7 +36,10 @@ void define() {
   g.save_all_inputs = false;
   g.save_inputs = {1};
   g.backward = [](const BackwardContext& c) {
-    Tensor z = zeros(c.input_meta[0].sizes, {c.grads[0].dtype(), c.grads[0].device()});
+    // A broadcast zero: scatter_add's kernel then only writes its output's zeros instead of
+    // reading a materialized zeros tensor (a large share of cross-entropy's backward).
+    const Shape& xs = c.input_meta[0].sizes;
+    Tensor z = expand(zeros(Shape(xs.size(), 1), {c.grads[0].dtype(), c.grads[0].device()}), xs);
     return Grads{scatter_add(z, c.attrs.get<int64_t>("dim"), c.inputs[1], c.grads[0]), Tensor()};
   };
 

@@ -3,9 +3,10 @@
 //  - operands laid out alike as dense arrays, row-major or not (inputs may also be single
 //    elements, e.g. a wrapped scalar): each thread handles 4 elements with 16-byte-aligned
 //    vector loads when the pointers allow;
-//  - anything else (misaligned contiguous operands too): dims are sorted into the output's memory order, size-1 dims dropped and
-//    dims contiguous for every operand merged, then each element's offsets come from its
-//    linear index.
+//  - anything else (misaligned contiguous operands too): dims are sorted into the output's
+//    memory order, size-1 dims dropped and dims contiguous for every operand merged; long
+//    innermost dims are then walked kVec elements per thread (vector loads where every row is
+//    dense and aligned), short ones element by element, offsets from the linear index.
 // f(in...) -> Out runs in device code; functors are usually __device__ lambdas.
 #pragma once
 
@@ -150,6 +151,21 @@ struct Apply {
     for (int j = 0; j < kVec; ++j) o.v[j] = f(::cuda::std::get<I>(packs).v[j]...);
     *reinterpret_cast<Pack<kVec, Out>*>(out + base) = o;
   }
+  // kVec outputs at byte offsets off (output first); input I's elements are kVec apart by
+  // nothing (bcast_mask bit set: one element broadcast) or dense (vector loads).
+  template <size_t... I>
+  __device__ __forceinline__ void vec_at_offsets(char* out, const InputPtrs<M>& in, const int64_t* off,
+                                                 uint32_t bcast_mask, std::index_sequence<I...>) const {
+    ::cuda::std::tuple<Pack<kVec, In>...> packs;
+    ((((bcast_mask >> I) & 1u)
+          ? void(fill_pack(::cuda::std::get<I>(packs), *reinterpret_cast<const In*>(in.p[I] + off[I + 1])))
+          : void(::cuda::std::get<I>(packs) = *reinterpret_cast<const Pack<kVec, In>*>(in.p[I] + off[I + 1]))),
+     ...);
+    Pack<kVec, Out> o;
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) o.v[j] = f(::cuda::std::get<I>(packs).v[j]...);
+    *reinterpret_cast<Pack<kVec, Out>*>(out + off[0]) = o;
+  }
   template <typename T>
   __device__ __forceinline__ static void fill_pack(Pack<kVec, T>& p, T v) {
 #pragma unroll
@@ -197,6 +213,95 @@ __global__ void ew_strided_kernel(uint32_t n, StridedIndexer<1 + A::M> ix, A a, 
     for (int u = 0; u < kStridedUnroll; ++u)
       if (base + u * blockDim.x < n) *reinterpret_cast<Out*>(out + dst[u]) = v[u];
   }
+}
+
+// The strided path for long rows: the innermost merged dim (length `inner`, byte strides
+// `step`) is walked kVec elements per thread, so the offsets cost one index decomposition per
+// kVec elements rather than per element, and when every operand's rows are dense and aligned
+// (Vector) the loads and stores are vectors. Transposes, the unbind / cat / narrow copies and
+// padded rows take this path.
+template <int N>
+struct RowGeometry {
+  StridedIndexer<N> rows;  // the outer dims
+  FastDivider vecs;        // kVec-element pieces per row
+  uint32_t inner = 0;
+  int64_t step[N];  // bytes between consecutive elements of a row, per operand
+};
+
+template <typename A, typename Out, bool Vector>
+__global__ void ew_rows_kernel(uint32_t pieces, RowGeometry<1 + A::M> g, A a, char* out, InputPtrs<A::M> in,
+                               uint32_t bcast_mask) {
+  constexpr int N = 1 + A::M;
+  const uint32_t stride = gridDim.x * blockDim.x;
+  for (uint32_t u = blockIdx.x * blockDim.x + threadIdx.x; u < pieces; u += stride) {
+    uint32_t row = g.vecs.div(u);
+    uint32_t first = (u - row * g.vecs.divisor) * kVec;
+    int64_t off[N];
+    g.rows.offsets(row, off);
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] += static_cast<int64_t>(first) * g.step[k];
+    if (Vector && first + kVec <= g.inner) {
+      a.vec_at_offsets(out, in, off, bcast_mask, std::make_index_sequence<A::M>{});
+      continue;
+    }
+    const uint32_t count = min(static_cast<uint32_t>(kVec), g.inner - first);
+    Out v[kVec];
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      if (j < count) {
+        int64_t o[N];
+#pragma unroll
+        for (int k = 0; k < N; ++k) o[k] = off[k] + j * g.step[k];
+        v[j] = a.at_offsets(in, o, std::make_index_sequence<A::M>{});
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kVec; ++j)
+      if (j < count) *reinterpret_cast<Out*>(out + off[0] + j * g.step[0]) = v[j];
+  }
+}
+
+// Launches ew_rows_kernel when the innermost merged dim is long enough to pay; false if not.
+template <typename A, typename Out, int N>
+bool launch_rows(const StridedIndexer<N>& ix, const std::array<const Tensor*, N>& ops, int64_t n, A a, char* out,
+                 const InputPtrs<A::M>& in, cudaStream_t stream) {
+  constexpr int kMinInner = 4 * kVec;
+  if (ix.ndim == 0) return false;
+  const int last = ix.ndim - 1;
+  const uint32_t inner = ix.sizes[last].divisor;
+  if (inner < kMinInner) return false;
+  RowGeometry<N> g;
+  g.inner = inner;
+  g.rows.ndim = last;
+  for (int d = 0; d < last; ++d) {
+    g.rows.sizes[d] = ix.sizes[d];
+    for (int k = 0; k < N; ++k) g.rows.strides[d][k] = ix.strides[d][k];
+  }
+  const uint32_t per_row = (inner + kVec - 1) / kVec;
+  g.vecs = FastDivider(per_row);
+  const int64_t rows = n / inner;
+  if (rows * per_row >= (int64_t{1} << 31)) return false;
+  // Vector loads: each operand dense along the row (or broadcast along it, inputs only), and
+  // every row start aligned to kVec elements.
+  bool vector = true;
+  uint32_t bcast_mask = 0;
+  for (int k = 0; k < N; ++k) {
+    const int64_t es = static_cast<int64_t>(ops[k]->element_size()), align = es * kVec;
+    g.step[k] = ix.strides[last][k];
+    if (k > 0 && g.step[k] == 0) {  // one element per row: no alignment needed
+      bcast_mask |= 1u << (k - 1);
+      continue;
+    }
+    if (g.step[k] != es || reinterpret_cast<uintptr_t>(ops[k]->raw_data()) % align != 0) vector = false;
+    for (int d = 0; d < last; ++d)
+      if (g.rows.strides[d][k] % align != 0) vector = false;
+  }
+  const uint32_t pieces = static_cast<uint32_t>(rows * per_row);
+  if (vector)
+    ew_rows_kernel<A, Out, true><<<blocks_for(pieces, kThreads), kThreads, 0, stream>>>(pieces, g, a, out, in, bcast_mask);
+  else
+    ew_rows_kernel<A, Out, false><<<blocks_for(pieces, kThreads), kThreads, 0, stream>>>(pieces, g, a, out, in, bcast_mask);
+  return true;
 }
 
 // A view of t narrowed along dim d (no dispatcher: kernels must not record ops).
@@ -262,6 +367,10 @@ void elementwise(const Tensor& out, const std::array<const Tensor*, sizeof...(In
     all[0] = &out;
     for (int k = 0; k < M; ++k) all[k + 1] = ins[k];
     auto ix = make_indexer<M + 1>(all, out.sizes());
+    if (launch_rows<A, Out, M + 1>(ix, all, n, A{f}, static_cast<char*>(out.raw_data()), ptrs, stream)) {
+      DS_CUDA_LAUNCH_CHECK();
+      return;
+    }
     ew_strided_kernel<A, Out><<<blocks_for((n + kStridedUnroll - 1) / kStridedUnroll, kThreads), kThreads, 0, stream>>>(
         static_cast<uint32_t>(n), ix, A{f}, static_cast<char*>(out.raw_data()), ptrs);
   }

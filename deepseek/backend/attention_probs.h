@@ -1,0 +1,65 @@
+// What the CPU and CUDA kernels of attention_probs / attention_probs_backward (the fused row
+// kernels of scaled_dot_product_attention, ops/defs/attention.cpp) share: their parameters and
+// the per-element math, so both backends compute the same values and draw the same dropout
+// mask as the dropout op (element i: Philox counter offset + i / 4, lane i % 4, kept when
+// its uniform is >= p, scaled by 1 / (1 - p)).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "deepseek/core/generator.h"
+#include "deepseek/core/tensor.h"
+#include "deepseek/ops/op_def.h"
+
+namespace deepseek {
+
+struct AttentionProbsParams {
+  int64_t rows = 0;  // B * L
+  int64_t L = 0, S = 0;
+  float scale = 1.f;
+  bool causal = false;
+  float p = 0.f;           // dropout probability
+  float keep_scale = 1.f;  // 1 / (1 - p)
+  uint64_t seed = 0, offset = 0;
+};
+
+inline AttentionProbsParams attention_probs_params(const Tensor& scores, const ops::Attrs& a) {
+  AttentionProbsParams r;
+  r.L = scores.sizes()[1];
+  r.S = scores.sizes()[2];
+  r.rows = scores.sizes()[0] * r.L;
+  r.scale = static_cast<float>(a.get<double>("scale"));
+  r.causal = a.get<int64_t>("is_causal", 0) != 0;
+  double p = a.get<double>("p", 0.0);
+  r.p = static_cast<float>(p);
+  r.keep_scale = p < 1 ? static_cast<float>(1.0 / (1.0 - p)) : 0.f;
+  r.seed = static_cast<uint64_t>(a.get<int64_t>("seed", 0));
+  r.offset = static_cast<uint64_t>(a.get<int64_t>("offset", 0));
+  return r;
+}
+
+// Dropout factors of consecutive elements: one Philox block serves four of them.
+struct DropoutDraw {
+  const AttentionProbsParams& p;
+  uint64_t counter = ~uint64_t{0};
+  Philox::Block bits{};
+  DS_HOST_DEVICE explicit DropoutDraw(const AttentionProbsParams& params) : p(params) {}
+  // 0 (dropped) or keep_scale for element i of the (B, L, S) block; 1 without dropout.
+  DS_HOST_DEVICE float factor(uint64_t i) {
+    if (p.p <= 0.f) return 1.f;
+    uint64_t c = p.offset + i / 4;
+    if (c != counter) {
+      bits = Philox::block(p.seed, c);
+      counter = c;
+    }
+    return Philox::uniform(bits[i % 4]) >= p.p ? p.keep_scale : 0.f;
+  }
+};
+
+// The scaled score of (query row i, key j), -inf where causality masks it.
+DS_HOST_DEVICE inline float attention_score(float raw, const AttentionProbsParams& p, int64_t i, int64_t j) {
+  return p.causal && j > i ? -INFINITY : raw * p.scale;
+}
+
+}  // namespace deepseek

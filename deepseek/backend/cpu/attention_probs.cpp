@@ -1,0 +1,71 @@
+// CPU kernels of attention_probs and attention_probs_backward (see backend/attention_probs.h):
+// one task per run of rows, each row in three passes (max, sum of exp, write) forward and one
+// backward.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "deepseek/backend/attention_probs.h"
+#include "deepseek/backend/cpu/loops.h"
+#include "deepseek/ops/registry.h"
+
+namespace deepseek::cpu {
+namespace {
+
+template <typename Body>
+void over_rows(const AttentionProbsParams& p, Body body) {
+  parallel_for(0, p.rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(p.S, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) body(r);
+  });
+}
+
+void probs_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const AttentionProbsParams p = attention_probs_params(in[0], a);
+  const float* s = in[0].data<float>();
+  float *probs = out[0].data<float>(), *lse = out[1].data<float>();
+  over_rows(p, [&](int64_t r) {
+    const int64_t i = r % p.L;
+    const float* x = s + r * p.S;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < p.S; ++j) {
+      float v = attention_score(x[j], p, i, j);
+      m = v > m ? v : m;
+    }
+    const float base = std::isinf(m) && m < 0 ? 0.f : m;
+    float sum = 0.f;
+    for (int64_t j = 0; j < p.S; ++j) sum += std::exp(attention_score(x[j], p, i, j) - base);
+    const float l = base + std::log(sum);
+    DropoutDraw draw(p);
+    float* y = probs + r * p.S;
+    for (int64_t j = 0; j < p.S; ++j)
+      y[j] = std::exp(attention_score(x[j], p, i, j) - l) * draw.factor(static_cast<uint64_t>(r * p.S + j));
+    lse[r] = l;
+  });
+}
+
+void probs_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const AttentionProbsParams p = attention_probs_params(in[0], a);
+  const float *s = in[0].data<float>(), *dp = in[1].data<float>(), *lse = in[2].data<float>(),
+              *dvec = in[3].data<float>();
+  float *pd = out[0].data<float>(), *ds = out[1].data<float>();
+  over_rows(p, [&](int64_t r) {
+    const int64_t i = r % p.L, o = r * p.S;
+    DropoutDraw draw(p);
+    for (int64_t j = 0; j < p.S; ++j) {
+      float pe = std::exp(attention_score(s[o + j], p, i, j) - lse[r]);
+      float f = draw.factor(static_cast<uint64_t>(o + j));
+      pd[o + j] = pe * f;
+      ds[o + j] = pe * (dp[o + j] * f - dvec[r]) * p.scale;
+    }
+  });
+}
+
+void install() {
+  auto& reg = ops::Registry::get();
+  reg.register_kernel("attention_probs", DeviceType::cpu, probs_kernel);
+  reg.register_kernel("attention_probs_backward", DeviceType::cpu, probs_backward_kernel);
+}
+DS_REGISTER(install);
+
+}  // namespace
+}  // namespace deepseek::cpu
