@@ -72,21 +72,24 @@ inline u64 reduce_product(u128 z, const Modulus& m) {
 }
 
 // Barrett reduction of sums z < 2^zbits (inner products, base conversions) with two multiplies
-// instead of Barrett-128's five, valid while zbits <= bits + 63 so that both z / 2^(bits-1) and
-// mu = floor(2^zbits / q) fit a word. The quotient estimate is at most 2 below floor(z/q), as
-// in reduce_product (which is the zbits = 2·bits + 1 case).
+// instead of Barrett-128's five, valid while zbits <= bits + 63: with s = max(zbits - 64, 1) <=
+// bits - 1, both z / 2^s and mu = floor(2^(s+64) / q) fit a word and the quotient estimate
+// hi(floor(z / 2^s) · mu) is at most 2 below floor(z/q), so r < 3q. The fixed 64-bit second shift
+// is the high word of the product.
 struct SumReducer {
   u64 q = 0, mu = 0;
-  int s1 = 0, s2 = 0;
+  int s = 1;
 
-  static bool fits(const Modulus& m, int zbits) { return zbits <= m.bits + 63 && zbits <= 127; }
-  SumReducer(const Modulus& m, int zbits)
-      : q(m.value), mu(u64((u128(1) << zbits) / m.value)), s1(m.bits - 1), s2(zbits - m.bits + 1) {}
+  static bool fits(const Modulus& m, int zbits) { return zbits <= m.bits + 63; }
+  SumReducer(const Modulus& m, int zbits) : q(m.value), mu(0), s(zbits - 64 > 1 ? zbits - 64 : 1) {
+    mu = u64((u128(1) << (s + 64)) / q);
+  }
 
   u64 reduce(u128 z) const {
-    const u64 zs = u64(z >> s1);
-    const u64 qhat = u64((u128(zs) * mu) >> s2);
-    u64 r = u64(z) - qhat * q;
+    const u64 z0 = u64(z), z1 = u64(z >> 64);
+    const u64 zs = (z0 >> s) | (z1 << (64 - s));
+    const u64 qhat = u64((u128(zs) * mu) >> 64);
+    u64 r = z0 - qhat * q;
     r -= (r >= 2 * q) ? 2 * q : 0;
     return r >= q ? r - q : r;
   }

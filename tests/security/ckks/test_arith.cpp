@@ -164,3 +164,33 @@ TEST(CkksArith, ReduceProductMatchesExactRemainder) {
     for (int i = 0; i < 200000; ++i) check(rng() % q, rng() % q, rng() % q, rng() % q);
   }
 }
+
+// SumReducer against the exact remainder for sums of `terms` products a·b (a < 2^abits, b < q)
+// at the widest bound it accepts, including all-maximal terms; wider sums must be refused.
+TEST(CkksArith, SumReducerMatchesExactRemainder) {
+  std::mt19937_64 rng(11);
+  for (u64 q : {u64(3), u64(65537), u64(1) << 40 | 1, (u64(1) << 46) - 87, (u64(1) << 50) - 27,
+                (u64(1) << 60) - 93, (u64(1) << 61) - 1}) {
+    const Modulus m(q);
+    for (int abits : {m.bits, 50, 61}) {
+      for (std::size_t terms : {1u, 2u, 3u, 5u, 8u}) {
+        const int zbits = sum_bits(abits, m.bits, terms);
+        if (!SumReducer::fits(m, zbits)) {
+          EXPECT_GT(zbits, m.bits + 63);
+          continue;
+        }
+        const SumReducer red(m, zbits);
+        const u64 amax = abits >= 64 ? ~u64(0) : (u64(1) << abits) - 1;
+        auto check = [&](auto next_a, auto next_b) {
+          u128 z = 0;
+          for (std::size_t t = 0; t < terms; ++t) z += u128(next_a()) * next_b();
+          ASSERT_EQ(red.reduce(z), u64(z % q)) << q << " abits=" << abits << " terms=" << terms;
+        };
+        check([&] { return amax; }, [&] { return q - 1; });
+        check([&] { return u64(0); }, [&] { return u64(0); });
+        for (int i = 0; i < 20000; ++i)
+          check([&] { return rng() & amax; }, [&] { return rng() % q; });
+      }
+    }
+  }
+}
