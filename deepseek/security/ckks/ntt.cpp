@@ -90,7 +90,7 @@ NttTables::NttTables(std::size_t n, const Modulus& q) : n_(n), q_(q) {
     n_inv_shoup52_ = s52(n_inv_);
     last_w_shoup52_ = s52(last_w_);
   }
-  use_avx2_ = !use_ifma_ && cpu_has_avx2_fma() && q.value < (u64(1) << 50);
+  use_avx2_ = !use_ifma_ && cpu_has_avx2_fma() && q.value < (u64(1) << 52);
   if (use_avx2_) {
     const double qd = double(q.value);
     auto to_d = [&](const std::vector<u64>& w, std::vector<double>& d, std::vector<double>& wq) {

@@ -5,9 +5,10 @@
 // at the end; every twiddle carries its Shoup constant, so a butterfly costs two multiplies.
 //
 // Kernels are picked once per prime at run time from the CPU's features (never -march=native):
-// for primes below 2^50 an AVX-512 IFMA kernel where the CPU has it, else an AVX2 + FMA kernel
-// in double precision; the portable scalar kernel (64x64->128 multiplies, which beats AVX2
-// emulation of 64-bit integer products) for larger primes or older CPUs.
+// an AVX-512 IFMA kernel for primes below 2^50 where the CPU has it, else an AVX2 + FMA kernel
+// in double precision for primes below 2^52; the portable scalar kernel (64x64->128
+// multiplies, which beats AVX2 emulation of 64-bit integer products) for larger primes or
+// older CPUs.
 #pragma once
 
 #include <cstddef>
@@ -53,8 +54,8 @@ class NttTables {
   u64 psi_;
 };
 
-// Which vector kernel the CPU and build allow for primes below 2^50: "avx512ifma", "avx2fma"
-// or "scalar".
+// Which vector kernel the CPU and build allow for small primes (below 2^50 for IFMA, 2^52 for
+// AVX2): "avx512ifma", "avx2fma" or "scalar".
 std::string ntt_backend();
 // True when the running CPU has AVX-512F + IFMA (what the vector kernel needs).
 bool cpu_has_avx512_ifma();

@@ -121,10 +121,11 @@ TEST(CkksArith, VectorKernelSelectedOnlyWhenSupported) {
         << "a vector kernel was selected on a CPU without AVX-512 IFMA or AVX2";
   }
   // Whichever kernel runs must agree with the scalar one bit for bit, at every size from the
-  // smallest (only the shuffled short-span layers) up, and for primes up to the 2^50 limit.
+  // smallest (only the shuffled short-span layers) up, for primes up to the 2^52 limit of the
+  // AVX2 kernel (its lazy variant below 2^50, its fully reduced one above) and past it.
   std::mt19937_64 g(5);
   for (std::size_t n : {8u, 16u, 64u, 1u << 12, 1u << 15}) {
-    for (int bits : {30, 46, 49, 50}) {
+    for (int bits : {30, 46, 49, 50, 51, 52, 53}) {
       Modulus q(generate_ntt_primes({bits}, n)[0]);
       NttTables t(n, q);
       std::vector<u64> a(n);
@@ -139,6 +140,27 @@ TEST(CkksArith, VectorKernelSelectedOnlyWhenSupported) {
       t.inverse_scalar(s.data());
       ASSERT_EQ(v, s) << "n=" << n << " bits=" << bits;
       ASSERT_EQ(v, a) << "n=" << n << " bits=" << bits;
+    }
+  }
+  // Many small transforms with residues drawn from the extremes, where a product's error
+  // bound is tightest.
+  for (int bits : {49, 50, 51, 52}) {
+    const std::size_t n = 16;
+    Modulus q(generate_ntt_primes({bits}, n)[0]);
+    NttTables t(n, q);
+    for (int rep = 0; rep < 3000; ++rep) {
+      std::vector<u64> a(n);
+      for (auto& x : a) {
+        const u64 pick = g() % 4;
+        x = pick == 0 ? q.value - 1 - g() % 4 : pick == 1 ? g() % 4 : g() % q.value;
+      }
+      auto v = a, s = a;
+      t.forward(v.data());
+      t.forward_scalar(s.data());
+      ASSERT_EQ(v, s) << "bits=" << bits;
+      t.inverse(v.data());
+      t.inverse_scalar(s.data());
+      ASSERT_EQ(v, s) << "bits=" << bits;
     }
   }
   set_ntt_force_scalar(true);
