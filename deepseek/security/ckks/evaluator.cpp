@@ -107,6 +107,26 @@ void Evaluator::align(Ciphertext& a, Ciphertext& b) const {
 
 // ------------------------------------------------------------------------------- additive
 
+namespace {
+// z = x ± y mod q over one limb (z may be x), branch-free so that the loop vectorizes: the
+// sign bit of a result in (-q, q) selects the +q correction.
+void add_sub_limb(u64* z, const u64* x, const u64* y, std::size_t n, u64 q, bool subtract) {
+  if (subtract) {
+#pragma omp simd
+    for (std::size_t t = 0; t < n; ++t) {
+      const u64 r = x[t] - y[t];
+      z[t] = r + (q & (0 - (r >> 63)));
+    }
+  } else {
+#pragma omp simd
+    for (std::size_t t = 0; t < n; ++t) {
+      const u64 r = x[t] + y[t] - q;
+      z[t] = r + (q & (0 - (r >> 63)));
+    }
+  }
+}
+}  // namespace
+
 void Evaluator::add_sub_inplace(Ciphertext& a, const Ciphertext& b_in, bool subtract) const {
   check(a, subtract ? "sub" : "add");
   check(b_in, subtract ? "sub" : "add");
@@ -125,13 +145,7 @@ void Evaluator::add_sub_inplace(Ciphertext& a, const Ciphertext& b_in, bool subt
   for (std::size_t i = 0; i < limbs; ++i) {
     const u64 q = ctx_->modulus(i).value;
     for (std::size_t k = 0; k < b.size(); ++k) {
-      u64* x = a.parts[k].limb(i);
-      const u64* y = b.parts[k].limb(i);
-      if (subtract) {
-        for (std::size_t t = 0; t < n; ++t) x[t] = sub_mod(x[t], y[t], q);
-      } else {
-        for (std::size_t t = 0; t < n; ++t) x[t] = add_mod(x[t], y[t], q);
-      }
+      add_sub_limb(a.parts[k].limb(i), a.parts[k].limb(i), b.parts[k].limb(i), n, q, subtract);
     }
   }
   a.c1_seed.reset();
@@ -163,11 +177,7 @@ Ciphertext add_sub_fresh(const CkksContext& ctx, const Ciphertext& a, const Ciph
       const u64* x = k < a.size() ? a.parts[k].limb(i) : nullptr;
       const u64* y = k < b.size() ? b.parts[k].limb(i) : nullptr;
       if (x && y) {
-        if (subtract) {
-          for (std::size_t t = 0; t < n; ++t) z[t] = sub_mod(x[t], y[t], q);
-        } else {
-          for (std::size_t t = 0; t < n; ++t) z[t] = add_mod(x[t], y[t], q);
-        }
+        add_sub_limb(z, x, y, n, q, subtract);
       } else if (x) {
         std::copy(x, x + n, z);
       } else {
@@ -501,14 +511,25 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& a_in, std::uint64_t g) cons
   DS_CHECK(a.size() == 2, "[ckks] rotate: relinearize first");
   const KeySwitchKey& key = galois_key(g, 0);
   const auto& perm = ctx_->galois_permutation(g);
-  Decomposed dec = decompose(*ctx_, a.parts[1], a.level);
+  // One rotation: permute c1 before ModUp (15 limbs of gathers) rather than every digit in the
+  // inner product (digits x 18 limbs of scattered reads); only hoisting needs the latter.
+  const std::size_t n = ctx_->n(), limbs = std::size_t(a.level) + 1;
+  RnsPoly c1(n, limbs, Uninit{});
+  const std::uint32_t* pm = perm.data();
+#pragma omp parallel for if (limbs * n >= kParallelMin) schedule(static)
+  for (std::size_t i = 0; i < limbs; ++i) {
+    const u64* s = a.parts[1].limb(i);
+    u64* d = c1.limb(i);
+    for (std::size_t x = 0; x < n; ++x) d[x] = s[pm[x]];
+  }
+  Decomposed dec = decompose(*ctx_, c1, a.level);
   Ciphertext r;
   r.level = a.level;
   r.scale = a.scale;
   r.context_id = a.context_id;
   r.parts.resize(2);
   // σ_g(c0) + KeySwitch(σ_g(c1)), the addition fused into ModDown's last pass.
-  key_switch(*ctx_, dec, key, &perm, r.parts[0], r.parts[1], &a.parts[0], nullptr, &perm);
+  key_switch(*ctx_, dec, key, nullptr, r.parts[0], r.parts[1], &a.parts[0], nullptr, &perm);
   return r;
 }
 

@@ -1,9 +1,48 @@
 #include "deepseek/security/ckks/keyswitch.h"
 
+#include <algorithm>
+
 namespace deepseek::security::ckks {
 
-void base_convert(const CkksContext& ctx, const u64* const* src, const std::vector<std::size_t>& src_idx,
-                  u64* const* dst, const std::vector<std::size_t>& dst_idx) {
+namespace {
+
+// dst[x] = Σ_a src[a][x] · w[a] mod p, for m source limbs whose residues are below 2^sbits and
+// weights below p: the inner step of every fast basis conversion.
+void convert_limb(std::size_t n, const u64* const* src, const u64* w, std::size_t m, int sbits,
+                  const Modulus& p, u64* dst) {
+  if (m == 1 && w[0] == 1) {
+    const u64* s = src[0];
+    for (std::size_t x = 0; x < n; ++x) dst[x] = barrett_reduce_64(s[x], p);
+    return;
+  }
+  with_reducer(p, sum_bits(sbits, p.bits, m), [&](const auto& red) {
+    if (m == 3) {
+      const u64 *s0 = src[0], *s1 = src[1], *s2 = src[2];
+      const u64 w0 = w[0], w1 = w[1], w2 = w[2];
+      for (std::size_t x = 0; x < n; ++x)
+        dst[x] = red.reduce(u128(s0[x]) * w0 + u128(s1[x]) * w1 + u128(s2[x]) * w2);
+      return;
+    }
+    for (std::size_t x = 0; x < n; ++x) {
+      u128 acc = 0;
+      for (std::size_t a = 0; a < m; ++a) acc += u128(src[a][x]) * w[a];
+      dst[x] = red.reduce(acc);
+    }
+  });
+}
+
+// Widest prime among idx: residues over these primes are below 2^result.
+int max_bits(const CkksContext& ctx, const std::vector<std::size_t>& idx) {
+  int b = 0;
+  for (std::size_t i : idx) b = std::max(b, ctx.modulus(i).bits);
+  return b;
+}
+
+}  // namespace
+
+void base_convert(const CkksContext& ctx, const u64* const* src,
+                  const std::vector<std::size_t>& src_idx, u64* const* dst,
+                  const std::vector<std::size_t>& dst_idx) {
   const std::size_t n = ctx.n(), m = src_idx.size(), T = dst_idx.size();
   DS_CHECK(m <= 32, "[ckks] base conversion from more than 32 primes is not supported");
   // (Q/q_i)^{-1} mod q_i and (Q/q_i) mod t: tiny tables, rebuilt per call.
@@ -26,31 +65,21 @@ void base_convert(const CkksContext& ctx, const u64* const* src, const std::vect
       qhat_mod[t * m + i] = v;
     }
   }
-  U64Vec tmp(m == 1 ? 0 : m * n);
-#pragma omp parallel for if (m > 1 && m * n >= 32768) schedule(static)
-  for (std::size_t i = 0; i < (m == 1 ? 0 : m); ++i) {
+  U64Vec tmp(m * n);
+  std::vector<const u64*> scaled(m);
+#pragma omp parallel for if (m * n >= 32768) schedule(static)
+  for (std::size_t i = 0; i < m; ++i) {
     const u64 q = ctx.modulus(src_idx[i]).value;
     const u64* s = src[i];
     u64* d = tmp.data() + i * n;
     for (std::size_t x = 0; x < n; ++x) d[x] = mul_shoup(s[x], qhat_inv[i], qhat_inv_shoup[i], q);
   }
+  for (std::size_t i = 0; i < m; ++i) scaled[i] = tmp.data() + i * n;
+  const int sbits = max_bits(ctx, src_idx);
 #pragma omp parallel for if (T * n >= 32768) schedule(static)
-  for (std::size_t t = 0; t < T; ++t) {
-    const Modulus& p = ctx.modulus(dst_idx[t]);
-    const u64* w = qhat_mod.data() + t * m;
-    u64* d = dst[t];
-    if (m == 1) {
-      // One source prime: (Q/q)^{-1} = 1, so y = x mod t.
-      const u64* s = src[0];
-      for (std::size_t x = 0; x < n; ++x) d[x] = barrett_reduce_64(s[x], p);
-      continue;
-    }
-    for (std::size_t x = 0; x < n; ++x) {
-      u128 acc = 0;
-      for (std::size_t i = 0; i < m; ++i) acc += u128(tmp[i * n + x]) * w[i];
-      d[x] = barrett_reduce_128(acc, p);
-    }
-  }
+  for (std::size_t t = 0; t < T; ++t)
+    convert_limb(n, scaled.data(), qhat_mod.data() + t * m, m, sbits, ctx.modulus(dst_idx[t]),
+                 dst[t]);
 }
 
 // Hybrid key switching in two passes with one barrier each (the old code opened ~25 small
@@ -63,9 +92,11 @@ constexpr std::size_t kKsParallelMin = 32768;
 
 Decomposed decompose(const CkksContext& ctx, const RnsPoly& d, int level) {
   const std::size_t n = ctx.n(), limbs = std::size_t(level) + 1, K = ctx.num_special();
-  DS_CHECK(d.limbs() == limbs, "[ckks] key switch: polynomial has ", d.limbs(), " limbs, level needs ", limbs);
+  DS_CHECK(d.limbs() == limbs, "[ckks] key switch: polynomial has ", d.limbs(),
+           " limbs, level needs ", limbs);
   const std::size_t digits = ctx.num_digits(level), total = limbs + K;
-  DS_CHECK(ctx.digit_width() <= 32, "[ckks] base conversion from more than 32 primes is not supported");
+  DS_CHECK(ctx.digit_width() <= 32,
+           "[ckks] base conversion from more than 32 primes is not supported");
   // (Q_j/q_i)^{-1} mod q_i for every data prime i, Q_j the product of i's digit.
   std::vector<u64> qhat_inv(limbs), qhat_inv_shoup(limbs);
   for (std::size_t j = 0; j < digits; ++j) {
@@ -111,32 +142,18 @@ Decomposed decompose(const CkksContext& ctx, const RnsPoly& d, int level) {
       }
       const std::size_t pidx = pos < limbs ? pos : ctx.special_index(pos - limbs);
       const Modulus& p = ctx.modulus(pidx);
-      if (m == 1) {
-        const u64* s = coef.limb(lo);
-        for (std::size_t x = 0; x < n; ++x) dst[x] = barrett_reduce_64(s[x], p);
-      } else {
-        u64 w[32];
-        const u64* src[32];
-        for (std::size_t a = 0; a < m; ++a) {
-          u64 v = 1;
-          for (std::size_t b = 0; b < m; ++b)
-            if (b != a) v = mul_mod(v, ctx.modulus(lo + b).value % p.value, p);
-          w[a] = v;
-          src[a] = coef.limb(lo + a);
-        }
-        if (m == 3) {
-          const u64 *s0 = src[0], *s1 = src[1], *s2 = src[2];
-          const u64 w0 = w[0], w1 = w[1], w2 = w[2];
-          for (std::size_t x = 0; x < n; ++x)
-            dst[x] = barrett_reduce_128(u128(s0[x]) * w0 + u128(s1[x]) * w1 + u128(s2[x]) * w2, p);
-        } else {
-          for (std::size_t x = 0; x < n; ++x) {
-            u128 acc = 0;
-            for (std::size_t a = 0; a < m; ++a) acc += u128(src[a][x]) * w[a];
-            dst[x] = barrett_reduce_128(acc, p);
-          }
-        }
+      u64 w[32];
+      const u64* src[32];
+      int sbits = 0;
+      for (std::size_t a = 0; a < m; ++a) {
+        u64 v = 1;
+        for (std::size_t b = 0; b < m; ++b)
+          if (b != a) v = mul_mod(v, ctx.modulus(lo + b).value % p.value, p);
+        w[a] = v;
+        src[a] = coef.limb(lo + a);
+        sbits = std::max(sbits, ctx.modulus(lo + a).bits);
       }
+      convert_limb(n, src, w, m, sbits, p, dst);
       ctx.ntt(pidx).forward(dst);
     }
   }
@@ -175,8 +192,9 @@ void mod_down(const CkksContext& ctx, RnsPoly& x, int level) {
 }
 
 void key_switch(const CkksContext& ctx, const Decomposed& dec, const KeySwitchKey& key,
-                const std::vector<std::uint32_t>* perm, RnsPoly& u0, RnsPoly& u1, const RnsPoly* add0,
-                const RnsPoly* add1, const std::vector<std::uint32_t>* add0_perm) {
+                const std::vector<std::uint32_t>* perm, RnsPoly& u0, RnsPoly& u1,
+                const RnsPoly* add0, const RnsPoly* add1,
+                const std::vector<std::uint32_t>* add0_perm) {
   const int level = dec.level;
   const std::size_t n = ctx.n(), limbs = std::size_t(level) + 1, K = ctx.num_special();
   const std::size_t total = limbs + K, digits = dec.digits.size();
@@ -186,6 +204,9 @@ void key_switch(const CkksContext& ctx, const Decomposed& dec, const KeySwitchKe
   DS_CHECK(K <= 32, "[ckks] key switch: too many special primes");
   RnsPoly r0(n, total, Uninit{}), r1(n, total, Uninit{});
   const std::vector<u64>& phat_inv = ctx.phat_inv();
+  int pbits = 0;
+  for (std::size_t k = 0; k < K; ++k)
+    pbits = std::max(pbits, ctx.modulus(ctx.special_index(k)).bits);
 #pragma omp parallel if (total * n >= kKsParallelMin)
   {
     // Pass 1: inner product <digits, key> per limb (lazy: one 128-bit accumulator, one
@@ -205,27 +226,28 @@ void key_switch(const CkksContext& ctx, const Decomposed& dec, const KeySwitchKe
         dg[j] = dec.digits[j].limb(pos);
         kk[j] = second ? key.a[j].limb(kidx) : key.b[j].limb(kidx);
       }
-      if (perm) {
-        const std::uint32_t* pm = perm->data();
-        for (std::size_t x = 0; x < n; ++x) {
-          u128 acc = 0;
-          const std::uint32_t px = pm[x];
-          for (std::size_t j = 0; j < digits; ++j) acc += u128(dg[j][px]) * kk[j][x];
-          o[x] = barrett_reduce_128(acc, q);
+      with_reducer(q, sum_bits(q.bits, q.bits, digits), [&](const auto& red) {
+        if (perm) {
+          const std::uint32_t* pm = perm->data();
+          for (std::size_t x = 0; x < n; ++x) {
+            u128 acc = 0;
+            const std::uint32_t px = pm[x];
+            for (std::size_t j = 0; j < digits; ++j) acc += u128(dg[j][px]) * kk[j][x];
+            o[x] = red.reduce(acc);
+          }
+        } else if (digits == 5) {
+          for (std::size_t x = 0; x < n; ++x)
+            o[x] = red.reduce(u128(dg[0][x]) * kk[0][x] + u128(dg[1][x]) * kk[1][x] +
+                              u128(dg[2][x]) * kk[2][x] + u128(dg[3][x]) * kk[3][x] +
+                              u128(dg[4][x]) * kk[4][x]);
+        } else {
+          for (std::size_t x = 0; x < n; ++x) {
+            u128 acc = 0;
+            for (std::size_t j = 0; j < digits; ++j) acc += u128(dg[j][x]) * kk[j][x];
+            o[x] = red.reduce(acc);
+          }
         }
-      } else if (digits == 5) {
-        for (std::size_t x = 0; x < n; ++x)
-          o[x] = barrett_reduce_128(u128(dg[0][x]) * kk[0][x] + u128(dg[1][x]) * kk[1][x] +
-                                        u128(dg[2][x]) * kk[2][x] + u128(dg[3][x]) * kk[3][x] +
-                                        u128(dg[4][x]) * kk[4][x],
-                                    q);
-      } else {
-        for (std::size_t x = 0; x < n; ++x) {
-          u128 acc = 0;
-          for (std::size_t j = 0; j < digits; ++j) acc += u128(dg[j][x]) * kk[j][x];
-          o[x] = barrett_reduce_128(acc, q);
-        }
-      }
+      });
       if (pos >= limbs) {
         const std::size_t k = pos - limbs;
         ctx.ntt(kidx).inverse(o);
@@ -246,27 +268,16 @@ void key_switch(const CkksContext& ctx, const Decomposed& dec, const KeySwitchKe
       const Modulus& q = ctx.modulus(i);
       const std::vector<u64>& ph = ctx.phat_mod_q(i);
       u64* c = conv.data();
-      if (K == 1) {
-        const u64* s = r.limb(limbs);
-        for (std::size_t x = 0; x < n; ++x) c[x] = barrett_reduce_64(s[x], q);
-      } else if (K == 3) {
-        const u64 *s0 = r.limb(limbs), *s1 = r.limb(limbs + 1), *s2 = r.limb(limbs + 2);
-        const u64 w0 = ph[0], w1 = ph[1], w2 = ph[2];
-        for (std::size_t x = 0; x < n; ++x)
-          c[x] = barrett_reduce_128(u128(s0[x]) * w0 + u128(s1[x]) * w1 + u128(s2[x]) * w2, q);
-      } else {
-        for (std::size_t x = 0; x < n; ++x) {
-          u128 acc = 0;
-          for (std::size_t k = 0; k < K; ++k) acc += u128(r.limb(limbs + k)[x]) * ph[k];
-          c[x] = barrett_reduce_128(acc, q);
-        }
-      }
+      const u64* src[32];
+      for (std::size_t k = 0; k < K; ++k) src[k] = r.limb(limbs + k);
+      convert_limb(n, src, ph.data(), K, pbits, q, c);
       ctx.ntt(i).forward(c);
       const u64 w = ctx.inv_p_mod_q(i), wp = shoup_precompute(w, q.value);
       u64* xi = r.limb(i);
       const RnsPoly* add = second ? add1 : add0;
       if (!add) {
-        for (std::size_t t = 0; t < n; ++t) xi[t] = mul_shoup(xi[t] + q.value - c[t], w, wp, q.value);
+        for (std::size_t t = 0; t < n; ++t)
+          xi[t] = mul_shoup(xi[t] + q.value - c[t], w, wp, q.value);
       } else {
         const u64* y = add->limb(i);
         const std::vector<std::uint32_t>* ap = second ? nullptr : add0_perm;

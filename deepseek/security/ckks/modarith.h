@@ -5,6 +5,7 @@
 // avoids the slow 128-bit division of the compiler runtime.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "deepseek/core/error.h"
@@ -68,6 +69,53 @@ inline u64 reduce_product(u128 z, const Modulus& m) {
   u64 r = u64(z) - qhat * m.value;
   r -= (r >= 2 * m.value) ? 2 * m.value : 0;
   return r >= m.value ? r - m.value : r;
+}
+
+// Barrett reduction of sums z < 2^zbits (inner products, base conversions) with two multiplies
+// instead of Barrett-128's five, valid while zbits <= bits + 63: with s = max(zbits - 64, 1) <=
+// bits - 1, both z / 2^s and mu = floor(2^(s+64) / q) fit a word and the quotient estimate
+// hi(floor(z / 2^s) · mu) is at most 2 below floor(z/q), so r < 3q. The fixed 64-bit second shift
+// is the high word of the product.
+struct SumReducer {
+  u64 q = 0, mu = 0;
+  int s = 1;
+
+  static bool fits(const Modulus& m, int zbits) { return zbits <= m.bits + 63; }
+  SumReducer(const Modulus& m, int zbits) : q(m.value), mu(0), s(zbits - 64 > 1 ? zbits - 64 : 1) {
+    mu = u64((u128(1) << (s + 64)) / q);
+  }
+
+  u64 reduce(u128 z) const {
+    const u64 z0 = u64(z), z1 = u64(z >> 64);
+    const u64 zs = (z0 >> s) | (z1 << (64 - s));
+    const u64 qhat = u64((u128(zs) * mu) >> 64);
+    u64 r = z0 - qhat * q;
+    r -= (r >= 2 * q) ? 2 * q : 0;
+    return r >= q ? r - q : r;
+  }
+};
+
+// Barrett-128 behind SumReducer's interface, for sums too wide for it.
+struct WideReducer {
+  const Modulus& m;
+  u64 reduce(u128 z) const { return barrett_reduce_128(z, m); }
+};
+
+// Calls f with the cheapest reducer valid for sums below 2^zbits (one loop, two instances).
+template <typename F>
+void with_reducer(const Modulus& m, int zbits, F&& f) {
+  if (SumReducer::fits(m, zbits)) {
+    f(SumReducer(m, zbits));
+  } else {
+    f(WideReducer{m});
+  }
+}
+
+// Bits of a bound on the sum of `terms` products a·b with a < 2^abits, b < 2^bbits.
+inline int sum_bits(int abits, int bbits, std::size_t terms) {
+  int t = 0;
+  while ((std::size_t(1) << t) < terms) ++t;
+  return abits + bbits + t;
 }
 
 // Reduction of a single word (a < 2^64) with the high Barrett word only.

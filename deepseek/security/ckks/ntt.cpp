@@ -9,6 +9,9 @@ namespace deepseek::security::ckks {
 // Defined in ntt_avx512.cpp, compiled with target attributes; only called when the CPU has it.
 void ntt_forward_ifma(const NttTables& t, u64* a);
 void ntt_inverse_ifma(const NttTables& t, u64* a);
+// Defined in ntt_avx2.cpp, likewise.
+void ntt_forward_avx2(const NttTables& t, u64* a);
+void ntt_inverse_avx2(const NttTables& t, u64* a);
 
 namespace {
 std::atomic<bool> g_force_scalar{false};
@@ -32,8 +35,19 @@ bool cpu_has_avx512_ifma() {
 #endif
 }
 
+bool cpu_has_avx2_fma() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
 std::string ntt_backend() {
-  return (cpu_has_avx512_ifma() && !g_force_scalar.load()) ? "avx512ifma" : "scalar";
+  if (g_force_scalar.load()) return "scalar";
+  if (cpu_has_avx512_ifma()) return "avx512ifma";
+  return cpu_has_avx2_fma() ? "avx2fma" : "scalar";
 }
 
 void set_ntt_force_scalar(bool force) { g_force_scalar.store(force); }
@@ -76,15 +90,39 @@ NttTables::NttTables(std::size_t n, const Modulus& q) : n_(n), q_(q) {
     n_inv_shoup52_ = s52(n_inv_);
     last_w_shoup52_ = s52(last_w_);
   }
+  use_avx2_ = !use_ifma_ && cpu_has_avx2_fma() && q.value < (u64(1) << 52);
+  if (use_avx2_) {
+    const double qd = double(q.value);
+    auto to_d = [&](const std::vector<u64>& w, std::vector<double>& d, std::vector<double>& wq) {
+      d.resize(n);
+      wq.resize(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        d[i] = double(w[i]);
+        wq[i] = d[i] / qd;
+      }
+    };
+    to_d(psi_rev_, psi_rev_d_, psi_rev_wq_);
+    to_d(ipsi_rev_, ipsi_rev_d_, ipsi_rev_wq_);
+    n_inv_d_ = double(n_inv_);
+    n_inv_wq_ = n_inv_d_ / qd;
+    last_w_d_ = double(last_w_);
+    last_w_wq_ = last_w_d_ / qd;
+  }
 }
 
 void NttTables::forward(u64* a) const {
-  if (use_ifma_ && !g_force_scalar.load(std::memory_order_relaxed)) return ntt_forward_ifma(*this, a);
+  if (!g_force_scalar.load(std::memory_order_relaxed)) {
+    if (use_ifma_) return ntt_forward_ifma(*this, a);
+    if (use_avx2_) return ntt_forward_avx2(*this, a);
+  }
   forward_scalar(a);
 }
 
 void NttTables::inverse(u64* a) const {
-  if (use_ifma_ && !g_force_scalar.load(std::memory_order_relaxed)) return ntt_inverse_ifma(*this, a);
+  if (!g_force_scalar.load(std::memory_order_relaxed)) {
+    if (use_ifma_) return ntt_inverse_ifma(*this, a);
+    if (use_avx2_) return ntt_inverse_avx2(*this, a);
+  }
   inverse_scalar(a);
 }
 
@@ -100,13 +138,13 @@ void NttTables::forward_scalar(u64* a) const {
         u64* x = a + 2 * i * t;
         u64* y = x + t;
         for (std::size_t j = 0; j < t; j += 4) {
-#define DS_FWD_BFLY(k)                                 \
-  {                                                    \
-    u64 X = x[j + k];                                  \
-    X -= (X >= two_q) ? two_q : 0;                     \
-    u64 T = mul_shoup_lazy(y[j + k], w, wp, q);        \
-    x[j + k] = X + T;                                  \
-    y[j + k] = X - T + two_q;                          \
+#define DS_FWD_BFLY(k)                          \
+  {                                             \
+    u64 X = x[j + k];                           \
+    X -= (X >= two_q) ? two_q : 0;              \
+    u64 T = mul_shoup_lazy(y[j + k], w, wp, q); \
+    x[j + k] = X + T;                           \
+    y[j + k] = X - T + two_q;                   \
   }
           DS_FWD_BFLY(0) DS_FWD_BFLY(1) DS_FWD_BFLY(2) DS_FWD_BFLY(3)
         }
