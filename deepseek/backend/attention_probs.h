@@ -39,21 +39,24 @@ inline AttentionProbsParams attention_probs_params(const Tensor& scores, const o
   return r;
 }
 
-// Dropout factors of consecutive elements: one Philox block serves four of them.
+// Dropout factors of consecutive elements: one Philox block serves four of them. (Holds
+// copies of the parameters: a reference to a kernel's parameter would put it in local memory.)
 struct DropoutDraw {
-  const AttentionProbsParams& p;
+  float prob, keep_scale;
+  uint64_t seed, offset;
   uint64_t counter = ~uint64_t{0};
   Philox::Block bits{};
-  DS_HOST_DEVICE explicit DropoutDraw(const AttentionProbsParams& params) : p(params) {}
+  DS_HOST_DEVICE explicit DropoutDraw(const AttentionProbsParams& p)
+      : prob(p.p), keep_scale(p.keep_scale), seed(p.seed), offset(p.offset) {}
   // 0 (dropped) or keep_scale for element i of the (B, L, S) block; 1 without dropout.
   DS_HOST_DEVICE float factor(uint64_t i) {
-    if (p.p <= 0.f) return 1.f;
-    uint64_t c = p.offset + i / 4;
+    if (prob <= 0.f) return 1.f;
+    uint64_t c = offset + i / 4;
     if (c != counter) {
-      bits = Philox::block(p.seed, c);
+      bits = Philox::block(seed, c);
       counter = c;
     }
-    return Philox::uniform(bits[i % 4]) >= p.p ? p.keep_scale : 0.f;
+    return Philox::uniform(bits[i % 4]) >= prob ? keep_scale : 0.f;
   }
 };
 

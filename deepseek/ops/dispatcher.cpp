@@ -65,8 +65,8 @@ Tensor allocate_like_inputs(const OpCall& call, const TensorMeta& m, size_t inde
 }
 
 // DEEPSEEK_PROFILE_OPS=1: time of each kernel by op name, printed at exit; =shapes: by op,
-// input dtypes and shapes (the 60 costliest, with the fastest call, so a one-off such as
-// cuDNN's algorithm search stands apart from the steady state). The device is synchronized
+// input dtypes and shapes, ranked by calls x fastest call (the steady state: a one-off such
+// as cuDNN's algorithm search does not lead), the first 60 or DEEPSEEK_PROFILE_ROWS. The device is synchronized
 // around every kernel, so the figures are exclusive (and the run is slower).
 struct OpProfile {
   struct Row {
@@ -81,10 +81,14 @@ struct OpProfile {
   ~OpProfile() {
     if (!on || rows_by_key.empty()) return;
     std::vector<std::pair<std::string, Row>> rows(rows_by_key.begin(), rows_by_key.end());
-    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.seconds > b.second.seconds; });
+    // By shape, rows are ranked by calls x fastest call (the steady state); by name, by total.
+    auto rank = [&](const Row& r) { return by_shape ? r.fastest * static_cast<double>(r.calls) : r.seconds; };
+    std::sort(rows.begin(), rows.end(), [&](auto& a, auto& b) { return rank(a.second) > rank(b.second); });
     double total = 0;
     for (auto& r : rows) total += r.second.seconds;
-    if (by_shape && rows.size() > 60) rows.resize(60);
+    const char* limit = std::getenv("DEEPSEEK_PROFILE_ROWS");
+    size_t keep = limit ? static_cast<size_t>(std::max(1, std::atoi(limit))) : 60;
+    if (by_shape && rows.size() > keep) rows.resize(keep);
     std::fprintf(stderr, "%10s %8s %6s %10s  %s\n", "ms", "calls", "%", "fastest_us", "op");
     for (auto& [key, r] : rows)
       std::fprintf(stderr, "%10.2f %8lld %6.1f %10.1f  %s\n", r.seconds * 1e3, static_cast<long long>(r.calls),

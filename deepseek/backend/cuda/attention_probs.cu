@@ -1,7 +1,8 @@
 // CUDA kernels of attention_probs and attention_probs_backward (see
 // backend/attention_probs.h): one warp per row, each lane taking runs of four consecutive
-// keys, so one Philox block serves a lane's four dropout draws. Forward: max, sum of exp and
-// write in three passes over the row (cached in L1); backward: one pass.
+// keys, so one Philox block serves a lane's four dropout draws. Rows whose length is a multiple
+// of 4 move as float4; forward rows up to 1024 keys stay in registers (one read, one write),
+// longer ones take three passes (max, sum of exp, write); the backward is one pass.
 #include "deepseek/backend/attention_probs.h"
 #include "deepseek/backend/cuda/device/loops.cuh"
 #include "deepseek/backend/cuda/device/reduce.cuh"
@@ -10,6 +11,80 @@ namespace deepseek::cuda {
 namespace {
 
 constexpr int kRowsPerBlock = 8;  // warps
+constexpr int kGroups = 8;        // register path: up to 8 runs of 4 per lane, rows up to 1024
+
+// Rows of S <= 1024 keys, S a multiple of 4: each lane loads its runs of four with one vector
+// load each and keeps them in registers, so the row is read once and written once.
+__global__ void __launch_bounds__(kRowsPerBlock * 32) probs_kernel_regs(const float* __restrict__ s,
+                                                                        float* __restrict__ probs,
+                                                                        float* __restrict__ lse, AttentionProbsParams p) {
+  const int lane = threadIdx.x & 31;
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  if (r >= p.rows) return;
+  const int64_t i = r % p.L;
+  const float4* x = reinterpret_cast<const float4*>(s + r * p.S);
+  float v[kGroups][4];
+  float m = -INFINITY;
+#pragma unroll
+  for (int g = 0; g < kGroups; ++g) {
+    const int j0 = 4 * lane + 128 * g;
+    float4 t = j0 < p.S ? x[j0 / 4] : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+    float raw[4] = {t.x, t.y, t.z, t.w};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      v[g][e] = j0 < p.S ? attention_score(raw[e], p, i, j0 + e) : -INFINITY;
+      m = fmaxf(m, v[g][e]);
+    }
+  }
+  m = warp_allreduce(m, MaxSkipNanOp{});
+  const float base = m == -INFINITY ? 0.f : m;
+  float sum = 0.f;
+#pragma unroll
+  for (int g = 0; g < kGroups; ++g)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) sum += expf(v[g][e] - base);
+  sum = warp_allreduce(sum, SumOp{});
+  const float l = base + logf(sum);
+  DropoutDraw draw(p);
+  float4* y = reinterpret_cast<float4*>(probs + r * p.S);
+#pragma unroll
+  for (int g = 0; g < kGroups; ++g) {
+    const int j0 = 4 * lane + 128 * g;
+    if (j0 >= p.S) break;
+    const uint64_t first = static_cast<uint64_t>(r * p.S + j0);
+    float o[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) o[e] = expf(v[g][e] - l) * draw.factor(first + e);
+    y[j0 / 4] = make_float4(o[0], o[1], o[2], o[3]);
+  }
+  if (lane == 0) lse[r] = l;
+}
+
+// The backward with vector loads and stores (S a multiple of 4).
+__global__ void __launch_bounds__(kRowsPerBlock * 32)
+    probs_backward_kernel_vec(const float* __restrict__ s, const float* __restrict__ dp, const float* __restrict__ lse,
+                              const float* __restrict__ dvec, float* __restrict__ pd, float* __restrict__ ds,
+                              AttentionProbsParams p) {
+  const int lane = threadIdx.x & 31;
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  if (r >= p.rows) return;
+  const int64_t i = r % p.L, o = r * p.S;
+  const float l = lse[r], d = dvec[r];
+  DropoutDraw draw(p);
+  for (int64_t j0 = 4 * lane; j0 < p.S; j0 += 128) {
+    float4 sv = *reinterpret_cast<const float4*>(s + o + j0), gv = *reinterpret_cast<const float4*>(dp + o + j0);
+    float sr[4] = {sv.x, sv.y, sv.z, sv.w}, gr[4] = {gv.x, gv.y, gv.z, gv.w}, a[4], b[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      float pe = expf(attention_score(sr[e], p, i, j0 + e) - l);
+      float f = draw.factor(static_cast<uint64_t>(o + j0 + e));
+      a[e] = pe * f;
+      b[e] = pe * (gr[e] * f - d) * p.scale;
+    }
+    *reinterpret_cast<float4*>(pd + o + j0) = make_float4(a[0], a[1], a[2], a[3]);
+    *reinterpret_cast<float4*>(ds + o + j0) = make_float4(b[0], b[1], b[2], b[3]);
+  }
+}
 
 __global__ void __launch_bounds__(kRowsPerBlock * 32) probs_kernel(const float* __restrict__ s,
                                                                    float* __restrict__ probs, float* __restrict__ lse,
@@ -72,7 +147,8 @@ void probs(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::A
   const AttentionProbsParams p = attention_probs_params(in[0], a);
   if (p.rows == 0 || p.S == 0) return;
   DeviceGuard g(in[0].device().index);
-  probs_kernel<<<row_blocks(p.rows), kRowsPerBlock * 32, 0, current_stream()>>>(
+  auto kernel = p.S % 4 == 0 && p.S <= 128 * kGroups ? probs_kernel_regs : probs_kernel;
+  kernel<<<row_blocks(p.rows), kRowsPerBlock * 32, 0, current_stream()>>>(
       static_cast<const float*>(in[0].raw_data()), static_cast<float*>(out[0].raw_data()),
       static_cast<float*>(out[1].raw_data()), p);
   DS_CUDA_LAUNCH_CHECK();
@@ -82,7 +158,8 @@ void probs_backward(const std::vector<Tensor>& in, std::vector<Tensor>& out, con
   const AttentionProbsParams p = attention_probs_params(in[0], a);
   if (p.rows == 0 || p.S == 0) return;
   DeviceGuard g(in[0].device().index);
-  probs_backward_kernel<<<row_blocks(p.rows), kRowsPerBlock * 32, 0, current_stream()>>>(
+  auto kernel = p.S % 4 == 0 ? probs_backward_kernel_vec : probs_backward_kernel;
+  kernel<<<row_blocks(p.rows), kRowsPerBlock * 32, 0, current_stream()>>>(
       static_cast<const float*>(in[0].raw_data()), static_cast<const float*>(in[1].raw_data()),
       static_cast<const float*>(in[2].raw_data()), static_cast<const float*>(in[3].raw_data()),
       static_cast<float*>(out[0].raw_data()), static_cast<float*>(out[1].raw_data()), p);
