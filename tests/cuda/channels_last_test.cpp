@@ -17,12 +17,21 @@ bool is_cl(const Tensor& t) { return t.is_contiguous(kCL); }
 
 Tol tol_of(DType t) { return t == DType::bf16 ? Tol{5e-2, 5e-2} : Tol{2e-3, 2e-3}; }
 
+// f32 convolutions in true f32 while compared with f64 (cuDNN may otherwise pick TF32
+// engines, as PyTorch's default allows: about 1e-3 relative error per product).
+struct NoTf32 {
+  bool previous = conv_allow_tf32();
+  NoTf32() { set_conv_allow_tf32(false); }
+  ~NoTf32() { set_conv_allow_tf32(previous); }
+};
+
 // f on NCHW f64 CPU inputs (rounded to dt first, so both sides see the same values: the
 // reference) and on NHWC `dt` CUDA copies (inputs marked in cl); compares outputs and
 // gradients of every input; every 4-D CUDA output and gradient of an NHWC input must be
 // channels_last.
 void check(const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& in,
            const std::vector<bool>& cl, DType dt, const std::string& what) {
+  NoTf32 exact;
   auto run = [&](Device dev, DType t, bool nhwc) {
     std::vector<Tensor> leaves, args;
     for (size_t i = 0; i < in.size(); ++i) {
@@ -143,6 +152,7 @@ TEST(CudaChannelsLast, SmallResNetStep) {
       return (*fc)(adaptive_avg_pool2d(max_pool2d(h, {2, 2}), {1, 1}).flatten(1));
     }
   };
+  NoTf32 exact;
   manual_seed(3);
   auto cpu = std::make_shared<Net>(), gpu = std::make_shared<Net>();
   gpu->load_state_dict(cpu->state_dict());

@@ -1,13 +1,17 @@
 // Convolutions on CUDA through cuDNN: conv2d forward, backward data, backward filter, and
-// conv_transpose2d (a backward-data call plus the bias). Algorithms are found once per shape
-// by benchmarking (cudnnFind*), restricted to deterministic ones in deterministic mode, and
-// cached. Asymmetric padding (padding 'same' with even kernels) pads the input explicitly.
+// conv_transpose2d (a backward-data call plus the bias). Each runs through cuDNN's graph API
+// (conv_graph.h: engines ranked by heuristics, benchmarked once per shape) and, for cases no
+// engine there takes (or DEEPSEEK_CUDNN_LEGACY=1), through the legacy API, whose algorithms
+// are found once per shape by benchmarking (cudnnFind*). Both keep to deterministic engines in
+// deterministic mode and cache their choice. Asymmetric padding (padding 'same' with even kernels) pads the input explicitly.
 #include <cudnn.h>
 
+#include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 
 #include "deepseek/ops/raw_ops.h"
+#include "deepseek/backend/cuda/conv_graph.h"
 #include "deepseek/backend/cuda/runtime.h"
 #include "deepseek/core/accelerator.h"
 #include "deepseek/core/parallel.h"
@@ -201,9 +205,27 @@ void run_cached(std::unordered_map<std::string, Perf>& cache, const std::string&
   run(perf, ws.raw_data());
 }
 
+// The graph API first (see the file comment). The three tensors are dense in one layout:
+// NHWC if any of them is not row-major.
+bool by_graph(ConvKind kind, cudnnHandle_t h, const Tensor& x, const Tensor& w, const Tensor& y, const ConvArgs& c,
+              const std::string& key) {
+  static const bool legacy = std::getenv("DEEPSEEK_CUDNN_LEGACY") != nullptr;
+  if (legacy) return false;
+  ConvGeometry g;
+  for (int i = 0; i < 2; ++i) {
+    g.stride[i] = c.stride[i];
+    g.pre_pad[i] = c.padding[i];
+    g.post_pad[i] = c.padding_r[i];
+    g.dilation[i] = c.dilation[i];
+  }
+  bool nhwc = !x.is_contiguous() || !w.is_contiguous() || !y.is_contiguous();
+  return conv_graph(kind, h, x, w, y, nhwc, g, key);
+}
+
 // y = conv(x, w): x, w dense; y written (any dense layout cuDNN accepts).
 void forward(const Tensor& x, const Tensor& w, const Tensor& y, const ConvArgs& c) {
   cudnnHandle_t h = handle();
+  if (by_graph(ConvKind::forward, h, x, w, y, c, key_of(0, x, w, y, c))) return;
   TensorDesc xd(x), yd(y);
   FilterDesc wd(w, nhwc_filter(w, x, y));
   ConvDesc cd(c, x.dtype());
@@ -223,6 +245,7 @@ void forward(const Tensor& x, const Tensor& w, const Tensor& y, const ConvArgs& 
 // dx = conv^T(dy, w).
 void backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, const ConvArgs& c) {
   cudnnHandle_t h = handle();
+  if (by_graph(ConvKind::backward_data, h, dx, w, dy, c, key_of(1, dx, w, dy, c))) return;
   TensorDesc dyd(dy), dxd(dx);
   FilterDesc wd(w, nhwc_filter(w, dx, dy));
   ConvDesc cd(c, dy.dtype());
@@ -243,6 +266,7 @@ void backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, const Co
 // dw = correlation of x with dy.
 void backward_filter(const Tensor& dy, const Tensor& x, const Tensor& dw, const ConvArgs& c) {
   cudnnHandle_t h = handle();
+  if (by_graph(ConvKind::backward_filter, h, x, dw, dy, c, key_of(2, x, dw, dy, c))) return;
   TensorDesc dyd(dy), xd(x);
   FilterDesc wd(dw, nhwc_filter(dw, x, dy));
   ConvDesc cd(c, dy.dtype());
