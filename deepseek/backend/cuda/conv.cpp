@@ -40,15 +40,6 @@ cudnnHandle_t handle() {
   return handles[dev];
 }
 
-cudnnDataType_t dnn_type(DType t) {
-  switch (t) {
-    case DType::f32: return CUDNN_DATA_FLOAT;
-    case DType::f64: return CUDNN_DATA_DOUBLE;
-    case DType::f16: return CUDNN_DATA_HALF;
-    case DType::bf16: return CUDNN_DATA_BFLOAT16;
-    default: DS_THROW("convolution on CUDA supports f32, f64, f16 and bf16, got ", dtype_name(t));
-  }
-}
 
 // One layout for a whole convolution, as PyTorch: NHWC when the output is channels_last (the
 // op's layout rule makes it so when the input or the weight is), else NCHW. Operands in the
@@ -81,7 +72,7 @@ struct TensorDesc {
       dims[i] = static_cast<int>(t.sizes()[i]);
       strides[i] = static_cast<int>(t.strides()[i]);
     }
-    DS_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d, dnn_type(t.dtype()), 4, dims, strides));
+    DS_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d, cudnn_data_type(t.dtype()), 4, dims, strides));
   }
   ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
 };
@@ -90,7 +81,7 @@ struct FilterDesc {
   cudnnFilterDescriptor_t d = nullptr;
   FilterDesc(const Tensor& w, bool nhwc) {
     DS_CUDNN_CHECK(cudnnCreateFilterDescriptor(&d));
-    DS_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d, dnn_type(w.dtype()), nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+    DS_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d, cudnn_data_type(w.dtype()), nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
                                               static_cast<int>(w.sizes()[0]), static_cast<int>(w.sizes()[1]),
                                               static_cast<int>(w.sizes()[2]), static_cast<int>(w.sizes()[3])));
   }
@@ -183,23 +174,13 @@ struct Scaling {
 template <typename Perf, typename Find, typename Run>
 void run_cached(std::unordered_map<std::string, Perf>& cache, const std::string& key, const ConvDesc& cd,
                 Device dev, const char* what, Find find, Run run) {
-  Perf perf;
-  bool have;
-  {
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    auto it = cache.find(key);
-    have = it != cache.end();
-    if (have) perf = it->second;
-  }
-  if (!have) {
+  Perf perf = cached(cache, g_cache_mu, key, [&] {
     Tensor ws = workspace(kMaxWorkspace, dev);
     Perf perfs[kAlgos];
     int n = 0;
     find(ws.raw_data(), perfs, &n);
-    perf = pick(perfs, n, what);
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    cache[key] = perf;
-  }
+    return pick(perfs, n, what);
+  });
   DS_CUDNN_CHECK(cudnnSetConvolutionMathType(cd.d, perf.mathType));
   Tensor ws = workspace(perf.memory, dev);
   run(perf, ws.raw_data());

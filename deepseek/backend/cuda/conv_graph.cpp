@@ -48,16 +48,6 @@ class Desc {
   cudnnBackendDescriptor_t d_ = nullptr;
 };
 
-cudnnDataType_t data_type(DType t) {
-  switch (t) {
-    case DType::f32: return CUDNN_DATA_FLOAT;
-    case DType::f64: return CUDNN_DATA_DOUBLE;
-    case DType::f16: return CUDNN_DATA_HALF;
-    case DType::bf16: return CUDNN_DATA_BFLOAT16;
-    default: DS_THROW("convolution on CUDA supports f32, f64, f16 and bf16, got ", dtype_name(t));
-  }
-}
-
 // Largest power of two (up to 16) dividing the address: the alignment a plan may assume.
 int64_t alignment_of(const Tensor& t) {
   auto p = reinterpret_cast<uintptr_t>(t.raw_data());
@@ -76,7 +66,7 @@ std::unique_ptr<Desc> tensor_desc(const Tensor& t, int64_t uid, bool nhwc) {
   } else {
     st[3] = 1, st[2] = s[3], st[1] = s[2] * s[3], st[0] = s[1] * s[2] * s[3];
   }
-  cudnnDataType_t dt = data_type(t.dtype());
+  cudnnDataType_t dt = cudnn_data_type(t.dtype());
   int64_t align = alignment_of(t);
   auto d = std::make_unique<Desc>(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   d->set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt)
@@ -268,27 +258,27 @@ std::unordered_map<std::string, Plan> g_plans;
 
 }  // namespace
 
+cudnnDataType_t cudnn_data_type(DType t) {
+  switch (t) {
+    case DType::f32: return CUDNN_DATA_FLOAT;
+    case DType::f64: return CUDNN_DATA_DOUBLE;
+    case DType::f16: return CUDNN_DATA_HALF;
+    case DType::bf16: return CUDNN_DATA_BFLOAT16;
+    default: DS_THROW("convolution on CUDA supports f32, f64, f16 and bf16, got ", dtype_name(t));
+  }
+}
+
 bool conv_graph(ConvKind kind, cudnnHandle_t h, const Tensor& x, const Tensor& w, const Tensor& y, bool nhwc,
                 const ConvGeometry& g, const std::string& key) {
   std::string k = key + "|a" + std::to_string(alignment_of(x)) + std::to_string(alignment_of(w)) +
                   std::to_string(alignment_of(y)) + (nhwc ? "n" : "c");
-  Plan p;
-  bool have;
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    auto it = g_plans.find(k);
-    have = it != g_plans.end();
-    if (have) p = it->second;
-  }
-  if (!have) {
+  Plan p = cached(g_plans, g_mu, k, [&] {
     try {
-      p = find_plan(kind, h, x, w, y, nhwc, g);
+      return find_plan(kind, h, x, w, y, nhwc, g);
     } catch (const Error&) {
-      p = {};  // the legacy API takes it
+      return Plan{};  // the legacy API takes it
     }
-    std::lock_guard<std::mutex> lock(g_mu);
-    g_plans[k] = p;
-  }
+  });
   if (!p.plan) return false;
   Tensor ws = scratch(p.workspace, y.device());
   execute(h, p, x, w, y, ws.raw_data());

@@ -7,13 +7,32 @@
 
 #include <cudnn.h>
 
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "deepseek/core/tensor.h"
 
 namespace deepseek::cuda {
 
 enum class ConvKind { forward, backward_data, backward_filter };
+
+// cuDNN's data type for t (f32, f64, f16, bf16; anything else throws).
+cudnnDataType_t cudnn_data_type(DType t);
+
+// The value cached under key, made by make() (outside the lock) the first time: both
+// convolution paths cache their per-shape choice this way.
+template <typename V, typename Make>
+V cached(std::unordered_map<std::string, V>& cache, std::mutex& mu, const std::string& key, Make make) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  V v = make();
+  std::lock_guard<std::mutex> lock(mu);
+  return cache.emplace(key, v).first->second;
+}
 
 struct ConvGeometry {
   int64_t stride[2], pre_pad[2], post_pad[2], dilation[2];

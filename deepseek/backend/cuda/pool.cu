@@ -5,8 +5,7 @@
 // adaptive_avg_pool2d and its backward, unfold (im2col) and fold (col2im). One thread per
 // output element; the backward ops and fold gather over the windows covering each input
 // position (no atomics), in the CPU kernels' order, so results are deterministic and match
-// the CPU's rounding. Max pooling's backward is a scatter_add through its indices (composed in
-// the op definition), so it has no kernel here.
+// the CPU's rounding; max_pool2d_backward gathers likewise, through the saved indices.
 #include <cuda/std/limits>
 
 #include "deepseek/backend/cuda/index_common.cuh"
@@ -153,25 +152,52 @@ __global__ void avg_pool_backward_kernel(const T* __restrict__ G, T* __restrict_
 }
 
 // max_pool2d's gradient: each input position sums the gradients of the windows that chose
-// it, in (oh, ow) order (no atomics; any layout the forward took).
-template <typename T>
+// it, in (oh, ow) order (no atomics; any layout the forward took). Index arithmetic in Idx:
+// 32-bit when every offset fits (a 64-bit division costs several times a 32-bit one, and
+// the index math, not memory, bounded this kernel).
+template <typename Idx>
+__device__ __forceinline__ Idx floor_div_t(Idx a, Idx b) {
+  Idx q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+template <typename T, typename Idx>
 __global__ void max_pool_backward_kernel(const T* __restrict__ G, const int64_t* __restrict__ I, T* __restrict__ X,
-                                         Geo g, Lay L, int64_t total) {
+                                         Geo g64, Lay L, Idx total) {
   using A = opmath<T>;
-  DS_GRID_LOOP(i, total) {
-    int64_t h, w, base, ps;
-    locate(L, i, g.H, g.W, g.OH, g.OW, h, w, base, ps);
+  const Idx H = g64.H, W = g64.W, OH = g64.OH, OW = g64.OW, C = L.C;
+  const Idx kh = g64.kh, kw = g64.kw, sh = g64.sh, sw = g64.sw, ph = g64.ph, pw = g64.pw, dh = g64.dh, dw = g64.dw;
+  for (Idx i = static_cast<Idx>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<Idx>(gridDim.x) * blockDim.x) {
+    Idx h, w, base, ps;  // this input position, and its (n, c) plane in the output's layout
+    if (L.nhwc) {
+      Idx q = i / C;
+      Idx c = i - q * C;
+      Idx r = q / W;
+      w = q - r * W;
+      Idx n = r / H;
+      h = r - n * H;
+      base = n * OH * OW * C + c;
+      ps = C;
+    } else {
+      Idx r = i / W;
+      w = i - r * W;
+      Idx plane = r / H;
+      h = r - plane * H;
+      base = plane * OH * OW;
+      ps = 1;
+    }
     // Windows whose span [oh * sh - ph, oh * sh - ph + (kh - 1) dh] holds h (a superset when
     // dilated; the index check below decides).
-    int64_t oh0 = max(floor_div(h + g.ph - (g.kh - 1) * g.dh + g.sh - 1, g.sh), int64_t{0});
-    int64_t oh1 = min(floor_div(h + g.ph, g.sh), g.OH - 1);
-    int64_t ow0 = max(floor_div(w + g.pw - (g.kw - 1) * g.dw + g.sw - 1, g.sw), int64_t{0});
-    int64_t ow1 = min(floor_div(w + g.pw, g.sw), g.OW - 1);
-    const int64_t me = h * g.W + w;
+    Idx oh0 = max(floor_div_t<Idx>(h + ph - (kh - 1) * dh + sh - 1, sh), Idx{0});
+    Idx oh1 = min(floor_div_t<Idx>(h + ph, sh), OH - 1);
+    Idx ow0 = max(floor_div_t<Idx>(w + pw - (kw - 1) * dw + sw - 1, sw), Idx{0});
+    Idx ow1 = min(floor_div_t<Idx>(w + pw, sw), OW - 1);
+    const int64_t me = static_cast<int64_t>(h) * W + w;
     A acc = 0;
-    for (int64_t oh = oh0; oh <= oh1; ++oh)
-      for (int64_t ow = ow0; ow <= ow1; ++ow) {
-        int64_t o = base + (oh * g.OW + ow) * ps;
+    for (Idx oh = oh0; oh <= oh1; ++oh)
+      for (Idx ow = ow0; ow <= ow1; ++ow) {
+        Idx o = base + (oh * OW + ow) * ps;
         if (I[o] == me) acc += cvt<A>(G[o]);
       }
     X[i] = cvt<T>(acc);
@@ -322,8 +348,14 @@ void max_pool_backward_op(const std::vector<Tensor>& in, std::vector<Tensor>& ou
   DeviceGuard dg(gy.device().index);
   visit_cuda_floating(gy.dtype(), "max_pool2d_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    max_pool_backward_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(gy)>>>(
-        ptr<T>(gy), ptr<int64_t>(idx), ptr<T>(gx), g, L, total);
+    // 2^30: the grid-stride step cannot overflow either.
+    const bool narrow = total < (int64_t{1} << 30) && gy.numel() < (int64_t{1} << 30);
+    if (narrow)
+      max_pool_backward_kernel<T, int32_t><<<blocks_for(total, kThreads), kThreads, 0, stream_of(gy)>>>(
+          ptr<T>(gy), ptr<int64_t>(idx), ptr<T>(gx), g, L, static_cast<int32_t>(total));
+    else
+      max_pool_backward_kernel<T, int64_t><<<blocks_for(total, kThreads), kThreads, 0, stream_of(gy)>>>(
+          ptr<T>(gy), ptr<int64_t>(idx), ptr<T>(gx), g, L, total);
   });
   DS_CUDA_LAUNCH_CHECK();
 }
