@@ -36,33 +36,51 @@ Lay lay_of(const Tensor& t) { return {suggest_memory_format(t) == MemoryFormat::
 
 // Element i (in memory order) of a tensor with spatial size OH x OW -> its (oh, ow), and the
 // offset of its (n, c) plane in a tensor of spatial size H x W, with that plane's pixel stride.
-__device__ __forceinline__ void locate(const Lay& L, int64_t i, int64_t OH, int64_t OW, int64_t H, int64_t W,
-                                       int64_t& oh, int64_t& ow, int64_t& base, int64_t& ps) {
+// Idx is int32_t when every offset fits (launch_indexed): 64-bit divisions cost several times
+// 32-bit ones, and this index math, not memory, bounded the pooling kernels.
+template <typename Idx>
+__device__ __forceinline__ void locate(const Lay& L, Idx i, Idx OH, Idx OW, Idx H, Idx W, Idx& oh, Idx& ow, Idx& base,
+                                       Idx& ps) {
   if (L.nhwc) {
-    int64_t c = i % L.C, q = i / L.C;
-    ow = q % OW;
-    oh = (q / OW) % OH;
-    base = (q / (OW * OH)) * H * W * L.C + c;
-    ps = L.C;
+    const Idx C = static_cast<Idx>(L.C);
+    Idx q = i / C, c = i - q * C;
+    Idx r = q / OW;
+    ow = q - r * OW;
+    Idx n = r / OH;
+    oh = r - n * OH;
+    base = n * H * W * C + c;
+    ps = C;
   } else {
-    ow = i % OW;
-    oh = (i / OW) % OH;
-    base = (i / (OW * OH)) * H * W;
+    Idx r = i / OW;
+    ow = i - r * OW;
+    Idx plane = r / OH;
+    oh = r - plane * OH;
+    base = plane * H * W;
     ps = 1;
   }
+}
+
+// Runs launch(Idx{}) with Idx int32_t when the elements of both tensors stay below 2^30 (so
+// the grid-stride step cannot overflow either), else int64_t.
+template <typename Launch>
+void launch_indexed(int64_t a, int64_t b, Launch launch) {
+  if (a < (int64_t{1} << 30) && b < (int64_t{1} << 30)) launch(int32_t{});
+  else launch(int64_t{});
 }
 
 #define DS_GRID_LOOP(i, n)                                                                          \
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);            \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+#define DS_GRID_LOOP_T(Idx, i, n) \
+  for (Idx i = static_cast<Idx>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += static_cast<Idx>(gridDim.x) * blockDim.x)
 
-template <typename T>
+template <typename T, typename Idx>
 __global__ void max_pool_kernel(const T* __restrict__ X, T* __restrict__ Y, int64_t* __restrict__ I, Geo g,
-                                Lay L, int64_t total) {
+                                Lay L, Idx total) {
   using A = opmath<T>;
-  DS_GRID_LOOP(i, total) {
-    int64_t oh, ow, base, ps;
-    locate(L, i, g.OH, g.OW, g.H, g.W, oh, ow, base, ps);
+  DS_GRID_LOOP_T(Idx, i, total) {
+    Idx oh, ow, base, ps;
+    locate<Idx>(L, i, g.OH, g.OW, g.H, g.W, oh, ow, base, ps);
     const T* xp = X + base;
     A best = -::cuda::std::numeric_limits<A>::infinity();
     int64_t arg = -1;
@@ -152,9 +170,7 @@ __global__ void avg_pool_backward_kernel(const T* __restrict__ G, T* __restrict_
 }
 
 // max_pool2d's gradient: each input position sums the gradients of the windows that chose
-// it, in (oh, ow) order (no atomics; any layout the forward took). Index arithmetic in Idx:
-// 32-bit when every offset fits (a 64-bit division costs several times a 32-bit one, and
-// the index math, not memory, bounded this kernel).
+// it, in (oh, ow) order (no atomics; any layout the forward took).
 template <typename Idx>
 __device__ __forceinline__ Idx floor_div_t(Idx a, Idx b) {
   Idx q = a / b;
@@ -165,28 +181,12 @@ template <typename T, typename Idx>
 __global__ void max_pool_backward_kernel(const T* __restrict__ G, const int64_t* __restrict__ I, T* __restrict__ X,
                                          Geo g64, Lay L, Idx total) {
   using A = opmath<T>;
-  const Idx H = g64.H, W = g64.W, OH = g64.OH, OW = g64.OW, C = L.C;
+  const Idx H = g64.H, W = g64.W, OH = g64.OH, OW = g64.OW;
   const Idx kh = g64.kh, kw = g64.kw, sh = g64.sh, sw = g64.sw, ph = g64.ph, pw = g64.pw, dh = g64.dh, dw = g64.dw;
   for (Idx i = static_cast<Idx>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += static_cast<Idx>(gridDim.x) * blockDim.x) {
     Idx h, w, base, ps;  // this input position, and its (n, c) plane in the output's layout
-    if (L.nhwc) {
-      Idx q = i / C;
-      Idx c = i - q * C;
-      Idx r = q / W;
-      w = q - r * W;
-      Idx n = r / H;
-      h = r - n * H;
-      base = n * OH * OW * C + c;
-      ps = C;
-    } else {
-      Idx r = i / W;
-      w = i - r * W;
-      Idx plane = r / H;
-      h = r - plane * H;
-      base = plane * OH * OW;
-      ps = 1;
-    }
+    locate<Idx>(L, i, H, W, OH, OW, h, w, base, ps);
     // Windows whose span [oh * sh - ph, oh * sh - ph + (kh - 1) dh] holds h (a superset when
     // dilated; the index check below decides).
     Idx oh0 = max(floor_div_t<Idx>(h + ph - (kh - 1) * dh + sh - 1, sh), Idx{0});
@@ -211,12 +211,12 @@ struct Adaptive {
   int64_t H, W, OH, OW;
 };
 
-template <typename T>
-__global__ void adaptive_kernel(const T* __restrict__ X, T* __restrict__ Y, Adaptive g, Lay L, int64_t total) {
+template <typename T, typename Idx>
+__global__ void adaptive_kernel(const T* __restrict__ X, T* __restrict__ Y, Adaptive g, Lay L, Idx total) {
   using A = opmath<T>;
-  DS_GRID_LOOP(i, total) {
-    int64_t oh, ow, base, ps;
-    locate(L, i, g.OH, g.OW, g.H, g.W, oh, ow, base, ps);
+  DS_GRID_LOOP_T(Idx, i, total) {
+    Idx oh, ow, base, ps;
+    locate<Idx>(L, i, g.OH, g.OW, g.H, g.W, oh, ow, base, ps);
     int64_t h0 = start_index(oh, g.OH, g.H), h1 = end_index(oh, g.OH, g.H);
     int64_t w0 = start_index(ow, g.OW, g.W), w1 = end_index(ow, g.OW, g.W);
     A cnt = static_cast<A>((h1 - h0) * (w1 - w0));
@@ -225,26 +225,27 @@ __global__ void adaptive_kernel(const T* __restrict__ X, T* __restrict__ Y, Adap
   }
 }
 
-template <typename T>
-__global__ void adaptive_backward_kernel(const T* __restrict__ G, T* __restrict__ X, Adaptive g, Lay L,
-                                         int64_t total) {
+template <typename T, typename Idx>
+__global__ void adaptive_backward_kernel(const T* __restrict__ G, T* __restrict__ X, Adaptive g64, Lay L,
+                                         Idx total) {
   using A = opmath<T>;
-  DS_GRID_LOOP(i, total) {
-    int64_t h, w, base, ps;
-    locate(L, i, g.H, g.W, g.OH, g.OW, h, w, base, ps);
+  const Idx H = g64.H, W = g64.W, OH = g64.OH, OW = g64.OW;
+  DS_GRID_LOOP_T(Idx, i, total) {
+    Idx h, w, base, ps;
+    locate<Idx>(L, i, H, W, OH, OW, h, w, base, ps);
     const T* gp = G + base;
     // Windows containing h start at oh >= floor(h * OH / H) - 1 .. (superset, checked below).
-    int64_t oh0 = max((h * g.OH) / g.H - 1, int64_t{0}), oh1 = min(((h + 1) * g.OH) / g.H + 1, g.OH - 1);
-    int64_t ow0 = max((w * g.OW) / g.W - 1, int64_t{0}), ow1 = min(((w + 1) * g.OW) / g.W + 1, g.OW - 1);
+    Idx oh0 = max((h * OH) / H - 1, Idx{0}), oh1 = min(((h + 1) * OH) / H + 1, OH - 1);
+    Idx ow0 = max((w * OW) / W - 1, Idx{0}), ow1 = min(((w + 1) * OW) / W + 1, OW - 1);
     A acc = 0;
-    for (int64_t oh = oh0; oh <= oh1; ++oh) {
-      int64_t h0 = start_index(oh, g.OH, g.H), h1 = end_index(oh, g.OH, g.H);
+    for (Idx oh = oh0; oh <= oh1; ++oh) {
+      Idx h0 = (oh * H) / OH, h1 = ((oh + 1) * H + OH - 1) / OH;  // start_index / end_index
       if (h < h0 || h >= h1) continue;
-      for (int64_t ow = ow0; ow <= ow1; ++ow) {
-        int64_t w0 = start_index(ow, g.OW, g.W), w1 = end_index(ow, g.OW, g.W);
+      for (Idx ow = ow0; ow <= ow1; ++ow) {
+        Idx w0 = (ow * W) / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
         if (w < w0 || w >= w1) continue;
         A cnt = static_cast<A>((h1 - h0) * (w1 - w0));
-        acc += cvt<A>(gp[(oh * g.OW + ow) * ps]) / cnt;
+        acc += cvt<A>(gp[(oh * OW + ow) * ps]) / cnt;
       }
     }
     X[i] = cvt<T>(acc);
@@ -329,8 +330,11 @@ void max_pool_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const 
   DeviceGuard dg(x.device().index);
   visit_cuda_floating(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    max_pool_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(x)>>>(ptr<T>(x), ptr<T>(out[0]),
-                                                                                    ptr<int64_t>(out[1]), g, L, total);
+    launch_indexed(total, x.numel(), [&](auto idx) {
+      using Idx = decltype(idx);
+      max_pool_kernel<T, Idx><<<blocks_for(total, kThreads), kThreads, 0, stream_of(x)>>>(
+          ptr<T>(x), ptr<T>(out[0]), ptr<int64_t>(out[1]), g, L, static_cast<Idx>(total));
+    });
   });
   DS_CUDA_LAUNCH_CHECK();
 }
@@ -348,14 +352,11 @@ void max_pool_backward_op(const std::vector<Tensor>& in, std::vector<Tensor>& ou
   DeviceGuard dg(gy.device().index);
   visit_cuda_floating(gy.dtype(), "max_pool2d_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    // 2^30: the grid-stride step cannot overflow either.
-    const bool narrow = total < (int64_t{1} << 30) && gy.numel() < (int64_t{1} << 30);
-    if (narrow)
-      max_pool_backward_kernel<T, int32_t><<<blocks_for(total, kThreads), kThreads, 0, stream_of(gy)>>>(
-          ptr<T>(gy), ptr<int64_t>(idx), ptr<T>(gx), g, L, static_cast<int32_t>(total));
-    else
-      max_pool_backward_kernel<T, int64_t><<<blocks_for(total, kThreads), kThreads, 0, stream_of(gy)>>>(
-          ptr<T>(gy), ptr<int64_t>(idx), ptr<T>(gx), g, L, total);
+    launch_indexed(total, gy.numel(), [&](auto ix) {
+      using Idx = decltype(ix);
+      max_pool_backward_kernel<T, Idx><<<blocks_for(total, kThreads), kThreads, 0, stream_of(gy)>>>(
+          ptr<T>(gy), ptr<int64_t>(idx), ptr<T>(gx), g, L, static_cast<Idx>(total));
+    });
   });
   DS_CUDA_LAUNCH_CHECK();
 }
@@ -407,12 +408,15 @@ void adaptive_op(const std::vector<Tensor>& in, std::vector<Tensor>& out, const 
   DeviceGuard dg(src.device().index);
   visit_cuda_floating(src.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (Backward)
-      adaptive_backward_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(src)>>>(ptr<T>(src),
-                                                                                                ptr<T>(dst), g, L, total);
-    else
-      adaptive_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream_of(src)>>>(ptr<T>(src), ptr<T>(dst), g,
-                                                                                        L, total);
+    launch_indexed(total, src.numel(), [&](auto idx) {
+      using Idx = decltype(idx);
+      if constexpr (Backward)
+        adaptive_backward_kernel<T, Idx><<<blocks_for(total, kThreads), kThreads, 0, stream_of(src)>>>(
+            ptr<T>(src), ptr<T>(dst), g, L, static_cast<Idx>(total));
+      else
+        adaptive_kernel<T, Idx><<<blocks_for(total, kThreads), kThreads, 0, stream_of(src)>>>(
+            ptr<T>(src), ptr<T>(dst), g, L, static_cast<Idx>(total));
+    });
   });
   DS_CUDA_LAUNCH_CHECK();
 }
