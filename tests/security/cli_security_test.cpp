@@ -49,7 +49,7 @@ TEST(SecurityCli, TrainEvalPredictEncryptedAndAudited) {
 policies:
   - id: researchers
     effect: permit
-    actions: [train.start, model.save, model.load, data.decrypt]
+    actions: [train.start, model.save, model.load, data.decrypt, model.export]
     when: {attr: subject.role, eq: researcher}
   - id: guests-no-training
     effect: forbid
@@ -97,6 +97,16 @@ policies:
   ASSERT_EQ(p.code, 0) << p.out;
   EXPECT_EQ(nlohmann::json::parse(last_line(p.out))["predictions"].size(), 3u);
 
+  // export is a guarded entry point: the researcher may, the guest may not (no file written).
+  const std::string exported = out + "/model.safetensors";
+  auto x = sh("export --checkpoint " + ck + " --out " + exported + " --security " + sec + " --json");
+  ASSERT_EQ(x.code, 0) << x.out;
+  EXPECT_TRUE(fs::exists(exported));
+  auto gx = sh("export --checkpoint " + ck + " --out " + out + "/guest.safetensors --security " + guest);
+  EXPECT_EQ(gx.code, 1) << gx.out;
+  EXPECT_NE(gx.out.find("access denied"), std::string::npos) << gx.out;
+  EXPECT_FALSE(fs::exists(out + "/guest.safetensors"));
+
   // A guest may not train (refused before any data is read) nor decrypt the checkpoint.
   auto gt = sh("train --model mlp --dataset synthetic --max-steps 1 --progress none --output " +
                out + "-guest --security " + guest);
@@ -115,7 +125,8 @@ policies:
   std::ifstream in(log);
   std::string text((std::istreambuf_iterator<char>(in)), {});
   for (const char* a : {"\"train.start\"", "\"model.save\"", "\"model.saved\"", "\"key.use\"",
-                        "\"train.stop\"", "\"model.load\"", "\"data.decrypt\"", "\"model.loaded\""})
+                        "\"train.stop\"", "\"model.load\"", "\"data.decrypt\"", "\"model.loaded\"",
+                        "\"model.export\""})
     EXPECT_NE(text.find(a), std::string::npos) << a << " missing from the audit log";
   auto vg = sh("audit verify " + guest_log, key_env);
   EXPECT_EQ(vg.code, 0) << vg.out;

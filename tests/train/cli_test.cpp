@@ -11,6 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "deepseek/io/safetensors.h"
+#include "deepseek/ops/ops.h"
+#include "deepseek/train/run.h"
 #include "tests/common/cli_run.h"
 
 namespace fs = std::filesystem;
@@ -102,5 +105,29 @@ TEST_F(Cli, TrainEvalPredictJson) {
   ASSERT_EQ(p.code, 0) << p.out;
   auto pj = nlohmann::json::parse(last_line(p.out));
   EXPECT_EQ(pj["predictions"].size(), 5u);
+
+  // export: the model's state dict as weights-only safetensors, the recipe in its metadata;
+  // an existing file is never replaced without --force; a missing checkpoint fails cleanly.
+  const std::string exported = (dir / "model.safetensors").string();
+  auto x = sh("export --checkpoint " + ck + " --out " + exported + " --json");
+  ASSERT_EQ(x.code, 0) << x.out;
+  auto file = deepseek::io::load_safetensors(exported);
+  EXPECT_EQ(file.metadata.at("format"), "deepseek.export");
+  EXPECT_NE(file.metadata.at("recipe").find("mlp"), std::string::npos);
+  auto model = deepseek::train::load_trained_model(ck).first;
+  auto state = model->state_dict();
+  EXPECT_EQ(file.tensors.size(), state.size());
+  EXPECT_EQ(nlohmann::json::parse(last_line(x.out))["tensors"].get<size_t>(), state.size());
+  for (auto& [name, t] : state) {
+    ASSERT_TRUE(file.tensors.count(name)) << name;
+    EXPECT_TRUE(deepseek::equal(file.tensors.at(name), t)) << name;
+  }
+  auto again = sh("export --checkpoint " + ck + " --out " + exported);
+  EXPECT_EQ(again.code, 2) << again.out;
+  EXPECT_NE(again.out.find("--force"), std::string::npos) << again.out;
+  EXPECT_EQ(sh("export --checkpoint " + ck + " --out " + exported + " --force").code, 0);
+  auto missing = sh("export --checkpoint /nonexistent.ckpt --out " + (dir / "x.safetensors").string());
+  EXPECT_EQ(missing.code, 1) << missing.out;
+  EXPECT_FALSE(fs::exists(dir / "x.safetensors"));
   fs::remove_all(dir);
 }
