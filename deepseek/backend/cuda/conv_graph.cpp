@@ -126,7 +126,7 @@ void execute(cudnnHandle_t h, const Plan& p, const Tensor& x, const Tensor& w, c
   if (s != CUDNN_STATUS_SUCCESS) DS_THROW("cuDNN graph API: execute: ", cudnnGetErrorString(s));
 }
 
-constexpr int kMaxCandidates = 8;  // heuristic ranks benchmarked
+constexpr int kRanked = 8, kFallback = 4;  // usable plans benchmarked, by source
 constexpr int64_t kMaxWorkspace = int64_t{1} << 30;
 
 // Builds the operation graph, asks the heuristics, and benchmarks the usable plans.
@@ -187,28 +187,44 @@ Plan find_plan(ConvKind kind, cudnnHandle_t h, const Tensor& x, const Tensor& w,
   graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op_raw)
       .set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
   if (!graph.try_finalize()) return {};
-  Desc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
-  cudnnBackendHeurMode_t hm = CUDNN_HEUR_MODE_A;
-  heur.set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph).set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &hm);
-  if (!heur.try_finalize()) return {};
-  int64_t count = 0;
-  cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, nullptr);
-  count = std::min<int64_t>(count, 32);
+  // Engine configurations: the heuristics' ranking (mode A), then cuDNN's fallback list, which
+  // holds engines the ranking leaves out (as PyTorch's benchmark mode does).
   std::vector<std::unique_ptr<Desc>> cfgs;
   std::vector<cudnnBackendDescriptor_t> raw;
-  for (int64_t i = 0; i < count; ++i) {
-    cfgs.push_back(std::make_unique<Desc>(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR));
-    raw.push_back(cfgs.back()->get());
+  std::vector<int> from_fallback;
+  for (cudnnBackendHeurMode_t hm : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    Desc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+    heur.set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph).set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &hm);
+    if (!heur.try_finalize()) continue;
+    int64_t count = 0;
+    cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count,
+                             nullptr);
+    count = std::min<int64_t>(count, 32);
+    std::vector<std::unique_ptr<Desc>> mine;
+    std::vector<cudnnBackendDescriptor_t> mine_raw;
+    for (int64_t i = 0; i < count; ++i) {
+      mine.push_back(std::make_unique<Desc>(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR));
+      mine_raw.push_back(mine.back()->get());
+    }
+    int64_t got = 0;
+    if (count == 0 || cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                               count, &got, mine_raw.data()) != CUDNN_STATUS_SUCCESS)
+      continue;
+    for (int64_t i = 0; i < got; ++i) {
+      cfgs.push_back(std::move(mine[i]));
+      raw.push_back(mine_raw[i]);
+      from_fallback.push_back(hm == CUDNN_HEUR_MODE_FALLBACK);
+    }
   }
-  int64_t got = 0;
-  if (count == 0 || cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                             count, &got, raw.data()) != CUDNN_STATUS_SUCCESS)
-    return {};
+  const int64_t got = static_cast<int64_t>(raw.size());
+  if (got == 0) return {};
 
-  // Usable plans in the heuristics' order, the first kMaxCandidates of them.
+  // Usable plans in the heuristics' order: up to kRanked of the ranking, kFallback more.
   std::vector<Plan> plans;
-  for (int64_t i = 0; i < got && static_cast<int>(plans.size()) < kMaxCandidates; ++i) {
-    if (!engine_allowed(raw[i], x.dtype())) continue;
+  int taken[2] = {0, 0};
+  for (int64_t i = 0; i < got; ++i) {
+    const int f = from_fallback[i];
+    if (taken[f] >= (f ? kFallback : kRanked) || !engine_allowed(raw[i], x.dtype())) continue;
     auto plan = std::make_shared<Desc>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
     plan->set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &h)
         .set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &raw[i]);
@@ -217,6 +233,7 @@ Plan find_plan(ConvKind kind, cudnnHandle_t h, const Tensor& x, const Tensor& w,
     cudnnBackendGetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n, &ws);
     if (ws > kMaxWorkspace) continue;
     plans.push_back({plan, ws});
+    ++taken[f];
   }
   if (plans.empty()) return {};
   if (plans.size() == 1) return plans[0];

@@ -1,6 +1,6 @@
 // Convolutions through cuDNN's graph (backend) API: the engines cuDNN 9 offers for the
 // operation (Hopper's implicit-GEMM kernels among them, which the legacy cudnnFind* API does
-// not reach for bf16 channels_last), ranked by cuDNN's heuristics, the best few benchmarked
+// not reach for bf16 channels_last), ranked by cuDNN's heuristics (and its fallback list), the best few benchmarked
 // once per shape and the fastest plan cached. conv.cpp falls back to the legacy API when no
 // engine takes a case.
 #pragma once
