@@ -27,9 +27,7 @@ int run(int argc, char** argv) {
   app.add_option("--time-budget", budget,
                  "stop training after this many seconds (0: no limit); keeps the demo under 3 minutes")
       ->check(CLI::NonNegativeNumber);
-  bool done;
-  int rc = deepseek::tools::parse_or_exit(app, argc, argv, done);
-  if (done) return rc;
+  if (auto rc = deepseek::tools::parse_args(app, argc, argv)) return *rc;
   using namespace deepseek;
   nlohmann::json base{{"model", "smallcnn"}, {"dataset", "fashion-mnist"}, {"epochs", kDemoEpochs},
                       {"batch_size", 128}, {"optimizer", "adam"}, {"lr", 1e-3},

@@ -3,6 +3,8 @@
 // (2 for bad usage or bad config).
 #pragma once
 
+#include <optional>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -72,15 +74,15 @@ struct RecipeFlags {
   }
 };
 
-inline int parse_or_exit(CLI::App& app, int argc, char** argv, bool& done) {
-  done = false;
+// Parses the command line; an exit code when the command is done already (--help: 0, bad
+// usage: 2, after CLI11 printed why), nothing when it should run.
+inline std::optional<int> parse_args(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    done = true;
     return app.exit(e) == 0 ? 0 : 2;
   }
-  return 0;
+  return std::nullopt;
 }
 
 inline int config_error(const char* command, const std::exception& e) {

@@ -21,9 +21,7 @@ int run(int argc, char** argv) {
   app.add_flag("--json", json, "print one JSON object on the last line");
   deepseek::tools::SecurityScope security;
   security.add_to(app);
-  bool done;
-  int rc = deepseek::tools::parse_or_exit(app, argc, argv, done);
-  if (done) return rc;
+  if (auto rc = deepseek::tools::parse_args(app, argc, argv)) return *rc;
 
   deepseek::train::Recipe recipe;
   try {
