@@ -1,11 +1,15 @@
 // Matrix products: matmul / mm / bmm (batched, broadcast batch dims), linear and addmm.
 // f32 runs through oneDNN's matmul primitive with the operands' own strides (transposed views
-// need no copy); bf16/f16 compute through f32 (oneDNN 2.6 has bf16/f16 matmul only on AVX-512
-// machines); f64 through OpenBLAS dgemm, one call per batch matrix.
+// need no copy), large products through OpenBLAS sgemm (blas_f32); bf16/f16 compute through
+// f32 (oneDNN 2.6 has bf16/f16 matmul only on AVX-512 machines); f64 through OpenBLAS dgemm,
+// one call per batch matrix.
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <type_traits>
 
 #include "deepseek/backend/cpu/loops.h"
 #include "deepseek/backend/cpu/onednn/onednn.h"
@@ -110,7 +114,16 @@ void gemm_f32(Tensor a, Tensor b, Tensor& out, double alpha, double beta, const 
   }
 }
 
-void gemm_f64(const Tensor& a, const Tensor& b, Tensor& out, double alpha, double beta) {
+// out = alpha * a @ b + beta * out through OpenBLAS, one call per batch matrix (f64 always;
+// f32 for large products, see blas_f32). Operands in a BLAS layout (blas_ready).
+template <typename T>
+void gemm_blas(const Tensor& a, const Tensor& b, Tensor& out, double alpha, double beta) {
+  // OpenBLAS keeps its own thread pool: size it as ours.
+  static thread_local int blas_threads = 0;
+  if (blas_threads != num_threads()) {
+    blas_threads = num_threads();
+    openblas_set_num_threads(blas_threads);
+  }
   int64_t nd = out.dim();
   int64_t M = out.sizes()[nd - 2], N = out.sizes()[nd - 1], K = a.sizes()[nd - 1];
   auto layout = [](const Tensor& t, int64_t& ld) {
@@ -127,9 +140,9 @@ void gemm_f64(const Tensor& a, const Tensor& b, Tensor& out, double alpha, doubl
   int64_t batches = 1;
   for (int64_t d = 0; d < nd - 2; ++d) batches *= out.sizes()[d];
   std::vector<int64_t> idx(std::max<int64_t>(nd - 2, 0), 0);
-  const double* A = a.data<double>();
-  const double* B = b.data<double>();
-  double* C = out.data<double>();
+  const T* A = a.data<T>();
+  const T* B = b.data<T>();
+  T* C = out.data<T>();
   for (int64_t i = 0; i < batches; ++i) {
     int64_t oa = 0, ob = 0, oc = 0;
     for (int64_t d = 0; d < nd - 2; ++d) {
@@ -137,13 +150,30 @@ void gemm_f64(const Tensor& a, const Tensor& b, Tensor& out, double alpha, doubl
       if (b.sizes()[d] > 1) ob += idx[d] * b.strides()[d];
       oc += idx[d] * out.strides()[d];
     }
-    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A + oa, std::max<int64_t>(lda, 1), B + ob,
-                std::max<int64_t>(ldb, 1), beta, C + oc, std::max<int64_t>(N, 1));
+    if constexpr (std::is_same_v<T, double>)
+      cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A + oa, std::max<int64_t>(lda, 1), B + ob,
+                  std::max<int64_t>(ldb, 1), beta, C + oc, std::max<int64_t>(N, 1));
+    else
+      cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, static_cast<float>(alpha), A + oa, std::max<int64_t>(lda, 1),
+                  B + ob, std::max<int64_t>(ldb, 1), static_cast<float>(beta), C + oc, std::max<int64_t>(N, 1));
     for (int64_t d = nd - 3; d >= 0; --d) {
       if (++idx[d] < out.sizes()[d]) break;
       idx[d] = 0;
     }
   }
+}
+
+// f32 products of at least kBlasMinMacs multiply-adds per matrix go to OpenBLAS's sgemm, which
+// runs them at 63-67 GFLOP/s on this AVX2 machine (2 threads) where oneDNN 2.6's matmul
+// reaches 46-57 (4096x1024x1024, 1024^3); smaller ones keep oneDNN's lower per-call cost.
+// DEEPSEEK_CPU_SGEMM=onednn|openblas forces one (for comparisons).
+constexpr int64_t kBlasMinMacs = int64_t{1} << 24;
+
+bool blas_f32(int64_t M, int64_t N, int64_t K) {
+  static const char* force = std::getenv("DEEPSEEK_CPU_SGEMM");
+  if (force && std::string(force) == "onednn") return false;
+  if (force && std::string(force) == "openblas") return true;
+  return M * N * K >= kBlasMinMacs;
 }
 
 // Fills out with `v` broadcast to its shape (bias prefill for the sum/beta paths).
@@ -189,11 +219,19 @@ void product(const Tensor& a_in, const Tensor& b_in, Tensor& out, double alpha, 
       fill_broadcast(out, *bias);
       beta = 1;
     }
-    gemm_f64(a, b, out, alpha, beta);
+    gemm_blas<double>(a, b, out, alpha, beta);
     return;
   }
   if (dt == DType::f32) {
     Tensor a = blas_ready(a_in, nd), b = blas_ready(b_in, nd);
+    if (blas_f32(out.sizes()[nd - 2], out.sizes()[nd - 1], K)) {
+      if (bias) {
+        fill_broadcast(out, *bias);
+        beta = 1;
+      }
+      gemm_blas<float>(a, b, out, alpha, beta);
+      return;
+    }
     Tensor bv;
     if (bias) bv = as_rank(bias->is_contiguous() ? *bias : dn::dense_copy(*bias), nd);
     gemm_f32(a, b, out, alpha, beta, bias ? &bv : nullptr);
