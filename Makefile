@@ -63,12 +63,14 @@ demo: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target deepseek
 	./$(BUILD_DIR)/bin/deepseek demo
 
-# The bench virtualenv holds the current PyTorch from PyPI as the reference.
+# The bench virtualenv holds the current PyTorch from PyPI as the reference (torchvision for
+# the ResNets of bench/train/resnet.py; added to a virtualenv made before it was listed).
 $(PY):
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q torch numpy safetensors
+	$(VENV)/bin/pip install -q torch torchvision numpy safetensors
 
 venv: $(PY)
+	@$(PY) -c 'import torchvision' 2>/dev/null || $(VENV)/bin/pip install -q torchvision
 
 bench: build venv
 	mkdir -p bench/results

@@ -1,7 +1,7 @@
 """`make bench`: runs every suite, each measuring ours and its reference in the same run, and
 prints one table. Suites write bench/results/<suite>.json themselves.
 
-    python3 bench/run.py --build build [--only core,linalg,train,security]
+    python3 bench/run.py --build build [--only core,linalg,train,train_resnet,security]
 """
 import argparse
 import json
@@ -18,6 +18,7 @@ def suites(build):
         "core": ([py, "bench/core/core.py", "--build", build], "bench/results/core-cpu.json"),
         "linalg": ([py, "bench/core/linalg_conv.py", "--build", build], "bench/results/core-cpu-linalg.json"),
         "train": ([py, "bench/train/smallcnn.py", "--build", build], "bench/results/train-cpu.json"),
+        "train_resnet": ([py, "bench/train/resnet.py", "--build", build], "bench/results/train-resnet-cpu.json"),
         "security": ([os.path.join(build, "bin", "bench_security"), "--json"], "bench/results/security.json"),
         "audit_abac": ([os.path.join(build, "bin", "bench_security_audit_abac")], "bench/results/security-audit-abac.json"),
     }

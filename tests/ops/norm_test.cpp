@@ -136,6 +136,23 @@ TEST(Norm, DoubleBackward) {
   }, {xg, wg}));
 }
 
+// Without create_graph the CPU runs batch_norm's fused backward kernel; with it, the composite
+// of public ops (differentiable). Both must give the same gradients, in either memory format.
+TEST(Norm, BatchNormFusedBackwardMatchesComposite) {
+  for (auto fmt : {MemoryFormat::contiguous, MemoryFormat::channels_last}) {
+    Tensor x = add(mul(randn({5, 7, 6, 3}), 2.0), 0.5).contiguous(fmt).requires_grad_(true);
+    Tensor w = randn({7}).requires_grad_(true), b = randn({7}).requires_grad_(true);
+    Tensor g = randn({5, 7, 6, 3});
+    auto grads = [&](bool create_graph) {
+      Tensor y = batch_norm(x, w, b, {}, {}, true);
+      return autograd::grad({y}, {x, w, b}, {g}, false, create_graph);
+    };
+    auto fused = grads(false), composite = grads(true);
+    for (size_t i = 0; i < 3; ++i)
+      EXPECT_TRUE(close(fused[i], composite[i].detach(), 1e-4, 1e-4)) << i;
+  }
+}
+
 TEST(Norm, BadInputsNameTheOp) {
   Tensor x = randn({2, 3, 4});
   EXPECT_OP_ERROR("layer_norm", layer_norm(x, {5}));

@@ -197,6 +197,61 @@ void batch_norm_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, 
   });
 }
 
+// batch_norm backward (training, no gradient into the statistics): inputs g, x (N, C, S), w,
+// mean, rstd; outputs dx, dw, db. Per channel S1 = sum(g), S2 = rstd sum(g (x - mean)), then
+// dx = g w rstd + (x - mean) k2 + k3 with k2 = -w rstd^2 S2 / n, k3 = -w rstd S1 / n, written
+// right after the sums while the channel is still in cache: two passes over g and x instead
+// of the composite's eight full-size ops. Each channel is summed serially (deterministic).
+void batch_norm_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out,
+                                const ops::Attrs&) {
+  const Tensor& x = in[1];
+  int64_t nb = x.sizes()[0], c = x.sizes()[1];
+  int64_t s = c == 0 || nb == 0 ? 0 : x.numel() / (nb * c);
+  int64_t count = nb * s;
+  visit_floating(x.dtype(), "batch_norm_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using V = opmath_t<T>;
+    const T* gp = in[0].data<T>();
+    const T* xp = x.data<T>();
+    const T* w = in[2].data<T>();
+    const V* mean = in[3].data<V>();
+    const V* rstd = in[4].data<V>();
+    T* dx = out[0].data<T>();
+    T* dw = out[1].data<T>();
+    T* db = out[2].data<T>();
+    parallel_for(0, c, row_grain(2 * count), [&](int64_t cb, int64_t ce) {
+      for (int64_t ch = cb; ch < ce; ++ch) {
+        const V m = mean[ch], r = rstd[ch];
+        V s1 = 0, s2 = 0;
+        for (int64_t i = 0; i < nb; ++i) {
+          const T* g = gp + (i * c + ch) * s;
+          const T* xr = xp + (i * c + ch) * s;
+#pragma omp simd reduction(+ : s1, s2)
+          for (int64_t j = 0; j < s; ++j) {
+            V gj = static_cast<V>(g[j]);
+            s1 += gj;
+            s2 += gj * (static_cast<V>(xr[j]) - m);
+          }
+        }
+        s2 *= r;
+        dw[ch] = static_cast<T>(s2);
+        db[ch] = static_cast<T>(s1);
+        const V inv_n = count ? V(1) / static_cast<V>(count) : V(0);
+        const V wr = static_cast<V>(w[ch]) * r;
+        const V k2 = -wr * r * s2 * inv_n, k3 = -wr * s1 * inv_n;
+        for (int64_t i = 0; i < nb; ++i) {
+          const T* g = gp + (i * c + ch) * s;
+          const T* xr = xp + (i * c + ch) * s;
+          T* d = dx + (i * c + ch) * s;
+#pragma omp simd
+          for (int64_t j = 0; j < s; ++j)
+            d[j] =
+                static_cast<T>(static_cast<V>(g[j]) * wr + (static_cast<V>(xr[j]) - m) * k2 + k3);
+        }
+      }
+    });
+  });
+}
 
 // Backward of layer_norm (Center = true) and rms_norm (Center = false) over rows of N:
 //   xhat = (x - mean) * rstd,  gw = g * w,
@@ -273,6 +328,7 @@ void register_norm_kernels() {
   reg("rms_norm", rms_norm_kernel);
   reg("group_norm", group_norm_kernel);
   reg("batch_norm", row_major_kernel(batch_norm_kernel));  // channels_last via row-major copies
+  reg("batch_norm_backward", row_major_kernel(batch_norm_backward_kernel));
 }
 
 }  // namespace deepseek::cpu::DS_CPU_CAPABILITY
