@@ -1,9 +1,11 @@
 // Pooling and im2col kernels on contiguous (N, C, H, W) tensors (the op definitions make their
-// inputs contiguous; channels_last max/adaptive pooling is copied to row-major for now), one OpenMP task per (n, c) plane. Pooling is memory-bound and these
+// inputs contiguous; channels_last max/adaptive pooling is copied to row-major for now), one OpenMP task per (n, c) plane.
+// max_pool2d_backward scatters each plane's window gradients through the saved indices. Pooling is memory-bound and these
 // loops read each input once per window, as PyTorch's own CPU kernels do; max pooling returns
 // PyTorch's indices (flat positions in the H*W plane), which its backward scatters through.
 #include <emmintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -288,8 +290,33 @@ void fold_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const 
   });
 }
 
+// max_pool2d's gradient: each (n, c) plane zeroed, then the window gradients added at the
+// saved indices in output order (one task per plane: deterministic, no sort), as the
+// scatter_add it replaces but without its whole-tensor passes.
+void max_pool_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs&) {
+  const Tensor &g = in[0], &idx = in[1];
+  Tensor& gx = out[0];
+  const int64_t planes_n = gx.sizes()[0] * gx.sizes()[1];
+  const int64_t plane = gx.sizes()[2] * gx.sizes()[3], oplane = g.sizes()[2] * g.sizes()[3];
+  floating(g.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = opmath_t<T>;
+    const T* G = g.data<T>();
+    const int64_t* I = idx.data<int64_t>();
+    T* X = gx.data<T>();
+    planes(planes_n, oplane, [&](int64_t pl) {
+      T* xp = X + pl * plane;
+      std::fill(xp, xp + plane, T(0));
+      const T* gp = G + pl * oplane;
+      const int64_t* ip = I + pl * oplane;
+      for (int64_t o = 0; o < oplane; ++o) xp[ip[o]] = static_cast<T>(static_cast<A>(xp[ip[o]]) + static_cast<A>(gp[o]));
+    });
+  });
+}
+
 void install() {
   auto& r = ops::Registry::get();
+  r.register_kernel("max_pool2d_backward", DeviceType::cpu, row_major_kernel(max_pool_backward_kernel));
   // channels_last tensors go through row-major copies here (row_major.h)
   r.register_kernel("max_pool2d_with_indices", DeviceType::cpu, row_major_kernel(max_pool_kernel));
   r.register_kernel("avg_pool2d", DeviceType::cpu, avg_pool_kernel);

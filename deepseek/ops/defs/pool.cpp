@@ -93,7 +93,7 @@ void define() {
     const Shape& xs = c.input_meta[0].sizes;
     const Tensor& g = c.grads[0];
     static const auto fused = ops::op_id("max_pool2d_backward");
-    if (g.device().is_cuda() && ops::Registry::get().at(fused).has_kernel(DeviceType::cuda))
+    if (ops::Registry::get().at(fused).has_kernel(g.device().type))
       return Grads{ops::dispatch1(fused, {g, c.outputs[1]}, Attrs(c.attrs).set("input_size", xs))};
     if (suggest_memory_format(c.outputs[1]) == MemoryFormat::channels_last) {
       // channels_last: scatter over (N, H*W, C) views of the gradient and the indices (no
@@ -109,9 +109,10 @@ void define() {
     return Grads{reshape(scatter_add(z, 2, idx, reshape(g, {xs[0], xs[1], -1})), xs)};
   };
 
-  // max_pool2d's gradient as one gather kernel (CUDA; the CPU scatters above): inputs grad
-  // and the forward's indices, attrs the forward's plus input_size. Its own backward gathers
-  // the incoming gradient at the indices.
+  // max_pool2d's gradient as one kernel (CUDA: a gather; CPU: a scatter per plane; devices
+  // without one take the scatter_add composite above): inputs grad and the forward's indices,
+  // attrs the forward's plus input_size. Its own backward gathers the incoming gradient at the
+  // indices.
   auto& mpb = ops::define_op("max_pool2d_backward", OpKind::opaque, 2);
   mpb.infer = [](std::vector<Tensor>& in, const Attrs& a) {
     Shape xs = a.get<Ints>("input_size");
