@@ -127,7 +127,7 @@ entry("elementwise mul, two 1 GiB f32 inputs", "elementwise.ours", "elementwise.
       notes="as add")
 entry("attention fwd+bwd, bf16, 16 x 12 heads x 1024 x 64, causal", "attention.ours", "attention.pytorch",
       "fwd_bwd_tflops", "TFLOP/s", None, notes="scaled_dot_product_attention forward + backward; ours the "
-      "flash kernel of backend/cuda/flash_attention.cu (mma.sync, no pipelining yet), PyTorch its flash SDPA")
+      "flash kernel of backend/cuda/flash_attention.cu (mma.sync, cp.async double buffering), PyTorch its SDPA (cuDNN flash on this machine)")
 entry("attention forward, bf16, 16 x 12 heads x 1024 x 64, causal", "attention.ours", "attention.pytorch",
       "fwd_tflops", "TFLOP/s", None)
 entry("ResNet-50 training, bf16 autocast, batch 256, NCHW", "resnet50.ours", "resnet50.pytorch", "img_per_s",
@@ -151,7 +151,7 @@ entry("BERT-base MLM training, f32, 32 x 512", "bert.ours", "bert.pytorch", "seq
       notes="HF BertForMaskedLM layout (tied decoder + bias, no pooler), logits at all positions, loss at "
       "15% of them (labels -100 elsewhere), dropout 0.1 (hidden and attention), AdamW lr 1e-4 "
       "(PyTorch fused=True), PyTorch SDPA (memory-efficient kernel in f32); ours nn::MultiheadAttention, "
-      "f32 with dropout: the composite attention (the flash kernel is f16/bf16 without dropout). " + tf32)
+      "f32 with dropout: the composite attention with its fused softmax-dropout row kernels (attention_probs; the flash kernel is f16/bf16 without dropout). " + tf32)
 entry("BERT-base peak allocated memory", "bert.ours", "bert.pytorch", "peak_allocated_gib", "GiB", None,
       higher_better=False)
 entry("ResNet-18 (small stem) Fashion-MNIST test accuracy", "resnet18_fmnist.ours", "resnet18_fmnist.pytorch",
