@@ -150,8 +150,8 @@ def main():
         "onednn_impls": impls,
         # Where our products run (backend/cpu/onednn/matmul.cpp): oneDNN's verbose log above
         # lists only the primitives oneDNN ran.
-        "ours_matmul": "f32 products of >= 2^24 multiply-adds: OpenBLAS sgemm (Debian "
-                       "libopenblas, pthread build); smaller ones: oneDNN matmul",
+        "ours_matmul": "oneDNN matmul (DEEPSEEK_CPU_SGEMM=openblas: OpenBLAS sgemm for products "
+                       "of >= 2^24 multiply-adds): " + os.environ.get("DEEPSEEK_CPU_SGEMM", "default"),
         "results": results,
     }
     os.makedirs(os.path.dirname(a.out), exist_ok=True)

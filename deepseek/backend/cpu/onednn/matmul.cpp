@@ -1,7 +1,7 @@
 // Matrix products: matmul / mm / bmm (batched, broadcast batch dims), linear and addmm.
 // f32 runs through oneDNN's matmul primitive with the operands' own strides (transposed views
-// need no copy), large products through OpenBLAS sgemm (blas_f32); bf16/f16 compute through
-// f32 (oneDNN 2.6 has bf16/f16 matmul only on AVX-512 machines); f64 through OpenBLAS dgemm,
+// need no copy), or large products through OpenBLAS sgemm when asked (blas_f32); bf16/f16
+// compute through f32 (oneDNN 2.6 has bf16/f16 matmul only on AVX-512 machines); f64 through OpenBLAS dgemm,
 // one call per batch matrix.
 #include <cblas.h>
 
@@ -163,17 +163,16 @@ void gemm_blas(const Tensor& a, const Tensor& b, Tensor& out, double alpha, doub
   }
 }
 
-// f32 products of at least kBlasMinMacs multiply-adds per matrix go to OpenBLAS's sgemm, which
-// runs them at 63-67 GFLOP/s on this AVX2 machine (2 threads) where oneDNN 2.6's matmul
-// reaches 46-57 (4096x1024x1024, 1024^3); smaller ones keep oneDNN's lower per-call cost.
-// DEEPSEEK_CPU_SGEMM=onednn|openblas forces one (for comparisons).
+// f32 products go to oneDNN's matmul by default. DEEPSEEK_CPU_SGEMM=openblas sends those of
+// at least kBlasMinMacs multiply-adds to OpenBLAS's sgemm instead: on a quiet machine the two
+// are level on large products and oneDNN is faster on mid-size ones (128x3136x128: 0.7 against
+// 1.2 ms), but under CPU contention oneDNN's OpenMP barriers stall (4096x1024x1024 at load 2.6:
+// 53.7 against 67.5 GFLOP/s; 256^3: 7.9 against 0.6 ms), so a shared machine may prefer it.
 constexpr int64_t kBlasMinMacs = int64_t{1} << 24;
 
 bool blas_f32(int64_t M, int64_t N, int64_t K) {
   static const char* force = std::getenv("DEEPSEEK_CPU_SGEMM");
-  if (force && std::string(force) == "onednn") return false;
-  if (force && std::string(force) == "openblas") return true;
-  return M * N * K >= kBlasMinMacs;
+  return force && std::string(force) == "openblas" && M * N * K >= kBlasMinMacs;
 }
 
 // Fills out with `v` broadcast to its shape (bias prefill for the sum/beta paths).
