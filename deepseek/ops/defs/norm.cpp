@@ -250,11 +250,10 @@ void define_batch_norm() {
       // per channel: dx = w rstd (g - S1/n - xhat S2/n) = g (w rstd) + xc k2 + k3 with
       // k2 = -w rstd^2 S2 / n, k3 = -w rstd S1 / n — 8 full-size passes instead of ~20.
       // A fused kernel does the two sums and dx in two passes over the data. It has no
-      // backward: on the CPU it runs only when the backward is not itself recorded
-      // (create_graph), so double backward there goes through the composite below.
+      // backward, so it runs only when the backward is not itself recorded (create_graph):
+      // double backward goes through the composite below, on every device.
       static const auto fused = ops::op_id("batch_norm_backward");
-      const bool recorded = autograd::GradMode::enabled() && !x.device().is_cuda();
-      if (!recorded && ops::Registry::get().at(fused).has_kernel(x.device().type)) {
+      if (!autograd::GradMode::enabled() && ops::Registry::get().at(fused).has_kernel(x.device().type)) {
         auto outs = ops::dispatch(fused, {g, x, w, c.outputs[1], c.outputs[2]});
         if (c.needs_grad[0]) r[0] = outs[0];
         if (c.needs_grad[1]) r[1] = outs[1];
@@ -296,8 +295,8 @@ void define_batch_norm() {
 // *), weight (C), mean (C), rstd (C); outputs dx, dw, db with S1 = sum(g), S2 = rstd sum(g xc)
 // per channel: dx = g w rstd - xc w rstd^2 S2 / n - w rstd S1 / n, dw = S2, db = S1. Kernels
 // exist for CUDA and the CPU (where the composite's broadcast passes dominated ResNet
-// training's non-conv time); it has no backward of its own, so double backward through
-// batch_norm on CUDA is refused (the CPU uses the composite then).
+// training's non-conv time); it has no backward of its own, so batch_norm's backward takes
+// the composite when it is itself recorded (double backward).
 void define_batch_norm_backward() {
   auto& d = ops::define_op("batch_norm_backward", OpKind::opaque, 5, 3);
   d.infer = [](std::vector<Tensor>& in, const Attrs&) {

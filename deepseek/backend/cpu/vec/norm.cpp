@@ -102,13 +102,21 @@ void rms_norm_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, co
   });
 }
 
+// A normalization input (N, C, *) seen as N x C planes of S values.
+struct Planes {
+  int64_t n, c, s;
+};
+Planes planes_of(const Tensor& x) {
+  int64_t n = x.sizes()[0], c = x.sizes()[1];
+  return {n, c, c == 0 || n == 0 ? 0 : x.numel() / (n * c)};
+}
+
 // x: (N, C, S) with C = G * Cg; block (n, g) is Cg * S contiguous elements.
 void group_norm_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   const Tensor& x = in[0];
   int64_t groups = a.get<int64_t>("groups");
   double eps = a.get<double>("eps");
-  int64_t nb = x.sizes()[0], c = x.sizes()[1];
-  int64_t s = c == 0 || nb == 0 ? 0 : x.numel() / (nb * c);
+  const auto [nb, c, s] = planes_of(x);
   int64_t cg = c / groups, block = cg * s;
   visit_floating(x.dtype(), "group_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -148,8 +156,7 @@ void batch_norm_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, 
   const Tensor& x = in[0];
   bool training = a.get<bool>("training");
   double eps = a.get<double>("eps");
-  int64_t nb = x.sizes()[0], c = x.sizes()[1];
-  int64_t s = c == 0 || nb == 0 ? 0 : x.numel() / (nb * c);
+  const auto [nb, c, s] = planes_of(x);
   int64_t count = nb * s;
   visit_floating(x.dtype(), "batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -205,8 +212,7 @@ void batch_norm_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, 
 void batch_norm_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out,
                                 const ops::Attrs&) {
   const Tensor& x = in[1];
-  int64_t nb = x.sizes()[0], c = x.sizes()[1];
-  int64_t s = c == 0 || nb == 0 ? 0 : x.numel() / (nb * c);
+  const auto [nb, c, s] = planes_of(x);
   int64_t count = nb * s;
   visit_floating(x.dtype(), "batch_norm_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
