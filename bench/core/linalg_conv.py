@@ -150,8 +150,9 @@ def main():
         "onednn_impls": impls,
         # Where our products run (backend/cpu/onednn/matmul.cpp): oneDNN's verbose log above
         # lists only the primitives oneDNN ran.
-        "ours_matmul": "oneDNN matmul (DEEPSEEK_CPU_SGEMM=openblas: OpenBLAS sgemm for products "
-                       "of >= 2^24 multiply-adds): " + os.environ.get("DEEPSEEK_CPU_SGEMM", "default"),
+        "ours_matmul": "each matmul row's impl: our AVX2 sgemm for products with min(M, N, K) >= 256 and "
+                       ">= 2^25 multiply-adds, oneDNN's matmul otherwise; DEEPSEEK_CPU_SGEMM=onednn|openblas "
+                       "moves the large ones: " + os.environ.get("DEEPSEEK_CPU_SGEMM", "default"),
         "results": results,
     }
     os.makedirs(os.path.dirname(a.out), exist_ok=True)

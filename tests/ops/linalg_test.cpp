@@ -1,7 +1,9 @@
 // matmul / mm / bmm / linear / addmm / einsum: forward against PyTorch fixtures
-// (tests/fixtures/gen_linalg.py), f64 (OpenBLAS) against f32 (oneDNN), half precision,
+// (tests/fixtures/gen_linalg.py), f64 (OpenBLAS) against f32 (oneDNN and our sgemm), half precision,
 // gradcheck and double backward in f64, the primitive cache, and bad inputs.
+#include "deepseek/backend/cpu/gemm/sgemm.h"
 #include "deepseek/backend/cpu/onednn/onednn.h"
+#include "deepseek/core/parallel.h"
 #include "deepseek/ops/registry.h"
 #include "tests/support/test_util.h"
 
@@ -71,6 +73,58 @@ TEST(Linalg, F64AgreesWithF32AndLayouts) {
   Tensor ae = randn64({4, 2, 5});
   EXPECT_TRUE(close(bmm(ae, be), bmm(ae, contiguous(be)), 1e-12, 1e-12));
   EXPECT_TRUE(close(bmm(ae.to(DType::f32), be.to(DType::f32)), bmm(ae, contiguous(be)), 1e-4, 1e-4));
+}
+
+// Our AVX2 sgemm, called directly: edge tiles in every dimension (sizes not multiples of the
+// 6x16 tile or the K block), every operand layout, alpha / beta (beta 0 never reads C, which
+// holds NaN), a leading dimension wider than N, on one thread and on the team.
+TEST(Linalg, SgemmMatchesF64Reference) {
+  if (!cpu::gemm::sgemm_available()) GTEST_SKIP() << "CPU has no AVX2+FMA";
+  const int64_t M = 61, N = 35, K = 300, ldc = 40;
+  Tensor a = randn64({M, K}), b = randn64({K, N}), c0 = randn64({M, N});
+  Tensor ref_ab = matmul(a, b);
+  Tensor a32 = a.to(DType::f32), at32 = contiguous(a.t()).to(DType::f32);
+  Tensor b32 = b.to(DType::f32), bt32 = contiguous(b.t()).to(DType::f32);
+  const float* A = a32.data<float>();
+  const float* AT = at32.data<float>();
+  const float* B = b32.data<float>();
+  const float* BT = bt32.data<float>();
+  struct Case { float alpha, beta; bool ta, tb; int threads; };
+  for (Case cs : {Case{1, 0, false, false, 1}, Case{1, 0, true, false, 2}, Case{0.5f, 2, false, true, 2},
+                  Case{-1, 1, true, true, 1}, Case{2, 0, true, true, 2}}) {
+    int saved = num_threads();
+    set_num_threads(cs.threads);
+    std::vector<float> C(M * ldc, NAN);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j)
+        C[i * ldc + j] = cs.beta == 0 ? NAN : static_cast<float>(c0.to_vector<double>()[i * N + j]);
+    cpu::gemm::sgemm(M, N, K, cs.alpha, cs.ta ? AT : A, cs.ta ? 1 : K, cs.ta ? M : 1, cs.tb ? BT : B, cs.tb ? 1 : N,
+                     cs.tb ? K : 1, cs.beta, C.data(), ldc);
+    set_num_threads(saved);
+    Tensor want = add(mul(ref_ab, cs.alpha), mul(c0, cs.beta == 0 ? 0.0 : cs.beta));
+    std::vector<double> w = want.to_vector<double>();
+    double worst = 0;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) worst = std::max(worst, std::abs(C[i * ldc + j] - w[i * N + j]));
+    EXPECT_LT(worst, 1e-3) << "alpha " << cs.alpha << " beta " << cs.beta << " ta " << cs.ta << " tb " << cs.tb;
+    for (int64_t i = 0; i < M; ++i)  // the columns between N and ldc are never written
+      for (int64_t j = N; j < ldc; ++j) ASSERT_TRUE(std::isnan(C[i * ldc + j]));
+  }
+}
+
+// Products large enough to take our sgemm through the public ops, against f64 (OpenBLAS):
+// transposed views, a broadcast batch, linear's bias, addmm's alpha and beta.
+TEST(Linalg, LargeF32ProductsMatchF64) {
+  Tensor a = randn64({2, 300, 270}), b = randn64({270, 520}), w = randn64({260, 270}), bias = randn64({260});
+  auto near = [](const Tensor& f32, const Tensor& f64) { return close(f32, f64, 1e-3, 1e-3); };
+  EXPECT_TRUE(near(matmul(a.to(DType::f32), b.to(DType::f32)), matmul(a, b)));
+  Tensor bt = contiguous(b.t());
+  EXPECT_TRUE(near(matmul(a.to(DType::f32), bt.to(DType::f32).t()), matmul(a, b)));
+  EXPECT_TRUE(near(linear(a.to(DType::f32), w.to(DType::f32), bias.to(DType::f32)), linear(a, w, bias)));
+  Tensor x = randn64({300, 270}), c = randn64({300, 520});
+  EXPECT_TRUE(near(addmm(c.to(DType::f32), x.to(DType::f32), b.to(DType::f32), 0.5, -2.0), addmm(c, x, b, 0.5, -2.0)));
+  Tensor xt = randn64({270, 300});  // a transposed left operand (a weight gradient's layout)
+  EXPECT_TRUE(near(matmul(xt.to(DType::f32).t(), b.to(DType::f32)), matmul(xt.t(), b)));
 }
 
 TEST(Linalg, HalfPrecisionThroughF32) {

@@ -1,6 +1,6 @@
 // Matrix products: matmul / mm / bmm (batched, broadcast batch dims), linear and addmm.
 // f32 runs through oneDNN's matmul primitive with the operands' own strides (transposed views
-// need no copy), or large products through OpenBLAS sgemm when asked (blas_f32); bf16/f16
+// need no copy), large products through our AVX2 sgemm or OpenBLAS's (f32_gemm); bf16/f16
 // compute through f32 (oneDNN 2.6 has bf16/f16 matmul only on AVX-512 machines); f64 through OpenBLAS dgemm,
 // one call per batch matrix.
 #include <cblas.h>
@@ -11,6 +11,7 @@
 #include <string>
 #include <type_traits>
 
+#include "deepseek/backend/cpu/gemm/sgemm.h"
 #include "deepseek/backend/cpu/loops.h"
 #include "deepseek/backend/cpu/onednn/onednn.h"
 #include "deepseek/ops/registry.h"
@@ -114,8 +115,30 @@ void gemm_f32(Tensor a, Tensor b, Tensor& out, double alpha, double beta, const 
   }
 }
 
+// Calls f(offset in a, offset in b, offset in out) for each matrix of out's batch dims, with
+// a's and b's size-1 batch dims broadcast. Operands have out's rank.
+template <typename F>
+void for_each_matrix(const Tensor& a, const Tensor& b, const Tensor& out, F&& f) {
+  int64_t nd = out.dim(), batches = 1;
+  for (int64_t d = 0; d < nd - 2; ++d) batches *= out.sizes()[d];
+  std::vector<int64_t> idx(std::max<int64_t>(nd - 2, 0), 0);
+  for (int64_t i = 0; i < batches; ++i) {
+    int64_t oa = 0, ob = 0, oc = 0;
+    for (int64_t d = 0; d < nd - 2; ++d) {
+      if (a.sizes()[d] > 1) oa += idx[d] * a.strides()[d];
+      if (b.sizes()[d] > 1) ob += idx[d] * b.strides()[d];
+      oc += idx[d] * out.strides()[d];
+    }
+    f(oa, ob, oc);
+    for (int64_t d = nd - 3; d >= 0; --d) {
+      if (++idx[d] < out.sizes()[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
 // out = alpha * a @ b + beta * out through OpenBLAS, one call per batch matrix (f64 always;
-// f32 for large products, see blas_f32). Operands in a BLAS layout (blas_ready).
+// f32 for large products when asked, see f32_engine). Operands in a BLAS layout (blas_ready).
 template <typename T>
 void gemm_blas(const Tensor& a, const Tensor& b, Tensor& out, double alpha, double beta) {
   // OpenBLAS keeps its own thread pool: size it as ours.
@@ -137,42 +160,53 @@ void gemm_blas(const Tensor& a, const Tensor& b, Tensor& out, double alpha, doub
   };
   int64_t lda, ldb;
   auto ta = layout(a, lda), tb = layout(b, ldb);
-  int64_t batches = 1;
-  for (int64_t d = 0; d < nd - 2; ++d) batches *= out.sizes()[d];
-  std::vector<int64_t> idx(std::max<int64_t>(nd - 2, 0), 0);
   const T* A = a.data<T>();
   const T* B = b.data<T>();
   T* C = out.data<T>();
-  for (int64_t i = 0; i < batches; ++i) {
-    int64_t oa = 0, ob = 0, oc = 0;
-    for (int64_t d = 0; d < nd - 2; ++d) {
-      if (a.sizes()[d] > 1) oa += idx[d] * a.strides()[d];
-      if (b.sizes()[d] > 1) ob += idx[d] * b.strides()[d];
-      oc += idx[d] * out.strides()[d];
-    }
+  for_each_matrix(a, b, out, [&](int64_t oa, int64_t ob, int64_t oc) {
     if constexpr (std::is_same_v<T, double>)
       cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A + oa, std::max<int64_t>(lda, 1), B + ob,
                   std::max<int64_t>(ldb, 1), beta, C + oc, std::max<int64_t>(N, 1));
     else
       cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, static_cast<float>(alpha), A + oa, std::max<int64_t>(lda, 1),
                   B + ob, std::max<int64_t>(ldb, 1), static_cast<float>(beta), C + oc, std::max<int64_t>(N, 1));
-    for (int64_t d = nd - 3; d >= 0; --d) {
-      if (++idx[d] < out.sizes()[d]) break;
-      idx[d] = 0;
-    }
-  }
+  });
 }
 
-// f32 products go to oneDNN's matmul by default. DEEPSEEK_CPU_SGEMM=openblas sends those of
-// at least kBlasMinMacs multiply-adds to OpenBLAS's sgemm instead: on a quiet machine the two
-// are level on large products and oneDNN is faster on mid-size ones (128x3136x128: 0.7 against
-// 1.2 ms), but under CPU contention oneDNN's OpenMP barriers stall (4096x1024x1024 at load 2.6:
-// 53.7 against 67.5 GFLOP/s; 256^3: 7.9 against 0.6 ms), so a shared machine may prefer it.
-constexpr int64_t kBlasMinMacs = int64_t{1} << 24;
+// out = alpha * a @ b + beta * out through our AVX2 sgemm (gemm/sgemm.h), which reads any
+// strides, one call per batch matrix. Operands have out's rank; out is contiguous.
+void gemm_ours(const Tensor& a, const Tensor& b, Tensor& out, double alpha, double beta) {
+  int64_t nd = out.dim();
+  int64_t M = out.sizes()[nd - 2], N = out.sizes()[nd - 1], K = a.sizes()[nd - 1];
+  const float* A = a.data<float>();
+  const float* B = b.data<float>();
+  float* C = out.data<float>();
+  for_each_matrix(a, b, out, [&](int64_t oa, int64_t ob, int64_t oc) {
+    gemm::sgemm(M, N, K, static_cast<float>(alpha), A + oa, a.strides()[nd - 2], a.strides()[nd - 1], B + ob,
+                b.strides()[nd - 2], b.strides()[nd - 1], static_cast<float>(beta), C + oc, N);
+  });
+}
 
-bool blas_f32(int64_t M, int64_t N, int64_t K) {
-  static const char* force = std::getenv("DEEPSEEK_CPU_SGEMM");
-  return force && std::string(force) == "openblas" && M * N * K >= kBlasMinMacs;
+// Which gemm an f32 product of M x K x N takes. Products large in every dimension go to our
+// sgemm (gemm/sgemm.h) on AVX2+FMA CPUs, where oneDNN 2.6's gemm sits at 63-71% of an FMA
+// loop's peak on the 2-core bench machine and ours at 70-74% (docs/architecture.md). oneDNN
+// keeps the rest: it is faster on narrow products (128x3136x128: 175 against 80 GFLOP/s,
+// where our packing is not amortized) and fuses the bias. DEEPSEEK_CPU_SGEMM=onednn|openblas
+// sends the large products to that one instead: OpenBLAS holds up better than oneDNN under
+// CPU contention (oneDNN's OpenMP barriers stall: 4096x1024x1024 at load 2.6 ran at 53.7
+// against 67.5 GFLOP/s).
+enum class Gemm { onednn, openblas, ours };
+
+Gemm f32_gemm(int64_t M, int64_t N, int64_t K) {
+  static const Gemm large = [] {
+    const char* e = std::getenv("DEEPSEEK_CPU_SGEMM");
+    std::string v = e ? e : "";
+    if (v == "openblas") return Gemm::openblas;
+    if (v == "onednn" || !gemm::sgemm_available()) return Gemm::onednn;
+    return Gemm::ours;
+  }();
+  bool is_large = std::min({M, N, K}) >= 256 && M * N * K >= (int64_t{1} << 25);
+  return is_large ? large : Gemm::onednn;
 }
 
 // Fills out with `v` broadcast to its shape (bias prefill for the sum/beta paths).
@@ -222,15 +256,18 @@ void product(const Tensor& a_in, const Tensor& b_in, Tensor& out, double alpha, 
     return;
   }
   if (dt == DType::f32) {
-    Tensor a = blas_ready(a_in, nd), b = blas_ready(b_in, nd);
-    if (blas_f32(out.sizes()[nd - 2], out.sizes()[nd - 1], K)) {
+    Gemm engine = f32_gemm(out.sizes()[nd - 2], out.sizes()[nd - 1], K);
+    if (engine != Gemm::onednn) {
       if (bias) {
         fill_broadcast(out, *bias);
         beta = 1;
       }
-      gemm_blas<float>(a, b, out, alpha, beta);
+      dn::note_impl("matmul", engine == Gemm::ours ? "deepseek sgemm (avx2 6x16)" : "openblas sgemm");
+      if (engine == Gemm::ours) gemm_ours(as_rank(a_in, nd), as_rank(b_in, nd), out, alpha, beta);
+      else gemm_blas<float>(blas_ready(a_in, nd), blas_ready(b_in, nd), out, alpha, beta);
       return;
     }
+    Tensor a = blas_ready(a_in, nd), b = blas_ready(b_in, nd);
     Tensor bv;
     if (bias) bv = as_rank(bias->is_contiguous() ? *bias : dn::dense_copy(*bias), nd);
     gemm_f32(a, b, out, alpha, beta, bias ? &bv : nullptr);

@@ -206,8 +206,9 @@ Tensor dense_copy(const Tensor& t, DType to) {
   return out;
 }
 
-void note_impl(const std::string& kind, const dnnl::primitive_desc_base& pd) {
-  std::string name = pd.impl_info_str();
+void note_impl(const std::string& kind, const dnnl::primitive_desc_base& pd) { note_impl(kind, pd.impl_info_str()); }
+
+void note_impl(const std::string& kind, const std::string& name) {
   std::lock_guard<std::mutex> lk(g_impl_mu);
   g_impls[kind] = name;
 }

@@ -121,5 +121,6 @@ void copy_into(Tensor& dst, const Tensor& src);
 // benchmarks' records ("matmul" -> "gemm:jit", "conv_fwd" -> "jit:avx2", ...).
 std::string impl_name(const std::string& kind);
 void note_impl(const std::string& kind, const dnnl::primitive_desc_base& pd);
+void note_impl(const std::string& kind, const std::string& name);  // a kernel outside oneDNN
 
 }  // namespace deepseek::cpu::onednn
