@@ -309,7 +309,7 @@ class BertMLM : public nn::Module {
   Tensor forward(const Tensor& ids) override {
     Tensor h = bert->forward_list({ids})[0];
     h = (*norm)(gelu((*transform)(h)));
-    return add(matmul(h, transpose(bert->word_embeddings->weight, 0, 1)), *decoder_bias);
+    return linear(h, bert->word_embeddings->weight, *decoder_bias);  // as the reference's F.linear
   }
   std::shared_ptr<models::Bert> bert;
   std::shared_ptr<nn::Linear> transform;

@@ -1,5 +1,5 @@
-// What the CPU and CUDA kernels of attention_probs / attention_probs_backward (the fused row
-// kernels of scaled_dot_product_attention, ops/defs/attention.cpp) share: their parameters and
+// What the CPU and CUDA kernels of attention_probs / attention_probs_backward / tf32_split
+// (the fused kernels of scaled_dot_product_attention's composite, ops/defs/attention.cpp) share: their parameters and
 // the per-element math, so both backends compute the same values and draw the same dropout
 // mask as the dropout op (element i: Philox counter offset + i / 4, lane i % 4, kept when
 // its uniform is >= p, scaled by 1 / (1 - p)).
@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "deepseek/core/generator.h"
 #include "deepseek/core/tensor.h"
@@ -63,6 +64,41 @@ struct DropoutDraw {
 // The scaled score of (query row i, key j), -inf where causality masks it.
 DS_HOST_DEVICE inline float attention_score(float raw, const AttentionProbsParams& p, int64_t i, int64_t j) {
   return p.causal && j > i ? -INFINITY : raw * p.scale;
+}
+
+// tf32_split: x = hi + lo exactly, hi rounded (to nearest) to TF32's 10-bit mantissa, so the
+// three TF32 products hi*hi + hi*lo + lo*hi reach f32-level accuracy ("3xTF32", the f32 path
+// of PyTorch's memory-efficient attention): the dropped lo*lo term and lo's own rounding to
+// TF32 are below 2^-21 of the product. Infinities and NaN keep hi = x, lo = 0; a finite x that
+// would round to infinity truncates instead.
+DS_HOST_DEVICE inline void tf32_split_value(float x, float& hi, float& lo) {
+  uint32_t b;
+  memcpy(&b, &x, sizeof b);
+  if ((b & 0x7f800000u) == 0x7f800000u) {
+    hi = x;
+    lo = 0.f;
+    return;
+  }
+  uint32_t r = (b + 0x1000u) & ~0x1fffu;
+  if ((r & 0x7f800000u) == 0x7f800000u) r = b & ~0x1fffu;
+  memcpy(&hi, &r, sizeof r);
+  lo = x - hi;
+}
+
+// tf32_split's output row: segment k (of 3, each E wide) holds hi where pattern[k] is 0, lo
+// where it is 1.
+struct Tf32SplitParams {
+  int64_t rows = 0, E = 0;
+  int pattern[3] = {0, 0, 1};
+};
+
+inline Tf32SplitParams tf32_split_params(const Tensor& x, const ops::Attrs& a) {
+  Tf32SplitParams r;
+  r.E = x.dim() ? x.sizes().back() : 1;
+  r.rows = r.E ? x.numel() / r.E : 0;
+  auto pat = a.get<std::vector<int64_t>>("pattern");
+  for (int k = 0; k < 3; ++k) r.pattern[k] = static_cast<int>(pat[k]);
+  return r;
 }
 
 }  // namespace deepseek

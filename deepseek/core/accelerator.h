@@ -28,6 +28,16 @@ void cuda_synchronize(int index = 0);
 // cudnn.allow_tf32; set_conv_allow_tf32(false) turns that off.
 void set_float32_matmul_precision(const std::string& precision);
 const std::string& float32_matmul_precision();
+// Sets the precision for a scope and restores the previous one when it ends.
+struct Float32MatmulPrecisionScope {
+  explicit Float32MatmulPrecisionScope(const std::string& precision) : previous(float32_matmul_precision()) {
+    set_float32_matmul_precision(precision);
+  }
+  ~Float32MatmulPrecisionScope() { set_float32_matmul_precision(previous); }
+  Float32MatmulPrecisionScope(const Float32MatmulPrecisionScope&) = delete;
+  Float32MatmulPrecisionScope& operator=(const Float32MatmulPrecisionScope&) = delete;
+  std::string previous;
+};
 void set_conv_allow_tf32(bool allow);
 bool conv_allow_tf32();
 

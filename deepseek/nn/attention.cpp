@@ -114,7 +114,7 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
 
   // Input projections, then heads: (N, len, E) -> (N, H, len, hd) views. Self-attention takes
   // one product for q, k and v with the weight's rows ordered (head, q|k|v, head_dim), split by
-  // one unbind (whose gradient is one stack).
+  // one unbind (a copy, whose gradient is one stack).
   auto heads = [&](const Tensor& t) { return transpose(reshape(t, {N, t.size(1), H, hd}), 1, 2); };
   Tensor q, k, v;
   bool self_attention = query_in.impl_ptr() == key_in.impl_ptr() && key_in.impl_ptr() == value_in.impl_ptr();
@@ -128,10 +128,13 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
       return reshape(permute(reshape(t, s), perm), t.sizes());
     };
     Tensor qkv = linear(query, by_head(in_proj_weight), in_proj_bias.defined() ? by_head(in_proj_bias) : Tensor());
-    auto parts = unbind(reshape(qkv, {N, L, H, 3, hd}), 3);  // each (N, L, H, hd)
-    q = transpose(parts[0], 1, 2);
-    k = transpose(parts[1], 1, 2);
-    v = transpose(parts[2], 1, 2);
+    // Each part (N, H, L, hd), head-major: the attention's (N·H, L, hd) batches are views of
+    // it, so the f32 composite path makes no copies of q, k and v (the flash kernels read
+    // any head and row strides).
+    auto parts = unbind(permute(reshape(qkv, {N, L, H, 3, hd}), {3, 0, 2, 1, 4}), 0);
+    q = parts[0];
+    k = parts[1];
+    v = parts[2];
   } else {
     Tensor bq, bk, bv;
     if (in_proj_bias.defined()) {

@@ -1,5 +1,8 @@
 // scaled_dot_product_attention on CUDA against the CPU: plain, masks, causal, dropout (same
 // Philox stream on both devices), gradients.
+#include "deepseek/ops/dispatcher.h"
+#include "deepseek/ops/registry.h"
+#include "tests/cuda/compare_util.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace deepseek::testing {
@@ -48,6 +51,23 @@ TEST(CudaAttention, MatchesCpuForwardAndBackward) {
         return scaled_dot_product_attention(in[0], in[1], in[2], {}, 0.2);
       },
       {q, k4, v4}, 1e-4, 1e-5);
+}
+
+// The 3xTF32 operands of the f32 products on CUDA: bit for bit the CPU's split (non-contiguous
+// input, both patterns), and a BERT-sized attention whose products take them stays within f32
+// tolerances of the CPU's true-f32 result.
+TEST(CudaAttention, Tf32SplitMatchesCpuAndKeepsF32Accuracy) {
+  DS_REQUIRE_CUDA();
+  static const auto op = ops::op_id("tf32_split");
+  auto split = [](const Tensor& x, std::vector<int64_t> pattern) {
+    return ops::dispatch1(op, {x}, ops::Attrs().set("pattern", std::move(pattern)));
+  };
+  Tensor x = mul(randn({37, 64}), 30.0).t();
+  expect_match([&](auto& in) { return std::vector<Tensor>{split(in[0], {0, 0, 1}), split(in[0], {0, 1, 0})}; }, {x},
+               "tf32_split", Tol{0.0, 0.0});
+  Tensor q = randn({2, 4, 128, 64}), k = randn({2, 4, 128, 64}), v = randn({2, 4, 128, 64});
+  expect_cuda_grads_match_cpu([](auto& in) { return scaled_dot_product_attention(in[0], in[1], in[2]); }, {q, k, v},
+                              2e-5, 2e-5);
 }
 
 }  // namespace

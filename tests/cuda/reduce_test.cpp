@@ -115,6 +115,16 @@ TEST(CudaReduce, LongRowsAndColumnsSplitOverBlocks) {
   expect_match([](auto& in) {
     return std::vector<Tensor>{sum(in[0], {1}), argmax(in[0], 1), sum(in[0], {0})};
   }, {e});
+  // many short rows (one warp per row): 64 and 100 values, and the last dim of a 4-D
+  // (N, L, H, E) tensor, as attention's rowsum(dO * O)
+  for (int64_t n : {64, 100, 1000}) {
+    Tensor f = pos({40000, n}, DType::f32);
+    expect_match([](auto& in) {
+      return std::vector<Tensor>{sum(in[0], {1}), amax(in[0], {1}), argmax(in[0], 1), norm(in[0], 2, {1})};
+    }, {f}, "40000x" + std::to_string(n));
+  }
+  expect_match([](auto& in) { return std::vector<Tensor>{sum(in[0], {-1}), mean(in[0], {3}, true)}; },
+               {pos({4, 512, 12, 64}, DType::bf16)});
 }
 
 TEST(CudaReduce, ProdAmaxAminAnyAllEveryDType) {
@@ -283,6 +293,11 @@ TEST(CudaSoftmax, Gradients) {
   }
   Tensor y = randn({3, 2000}, {DType::f64});
   expect_cuda_grads_match_cpu([](auto& in) { return log_softmax(in[0], 1); }, {y});
+  // Long rows whose starts fall at every alignment within 16 bytes (the packed row kernels'
+  // unaligned heads and tails).
+  Tensor z = mul(randn({5, 1027}), 3.0);
+  expect_cuda_grads_match_cpu([](auto& in) { return log_softmax(in[0], 1); }, {z}, 1e-4, 1e-5);
+  expect_cuda_grads_match_cpu([](auto& in) { return softmax(in[0], 1); }, {z}, 1e-4, 1e-5);
   expect_cuda_grads_match_cpu([](auto& in) { return softmax(in[0], 0); }, {y});
 }
 

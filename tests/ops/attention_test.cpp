@@ -1,9 +1,13 @@
 // scaled_dot_product_attention: forward vs PyTorch (tests/fixtures/nn.json) with bool, float
 // and causal masks and a custom scale; gradcheck in f64; dropout reproducibility; bad inputs.
+#include <cmath>
+#include <cstring>
 #include <limits>
 
 #include <gtest/gtest.h>
 
+#include "deepseek/ops/dispatcher.h"
+#include "deepseek/ops/registry.h"
 #include "tests/support/test_util.h"
 
 using namespace deepseek;
@@ -69,6 +73,7 @@ TEST(Attention, BadInputsNameTheOp) {
 TEST(Attention, ChunkedEqualsWhole) {
   Tensor q = randn({3, 4, 6, 8}), k = randn({3, 4, 10, 8}), v = randn({3, 4, 10, 5});
   Tensor fm = randn({3, 1, 6, 10});
+  const int64_t default_chunk = attention_chunk_elements();
   auto run = [&](int64_t chunk, double p, bool causal, bool mask) {
     set_attention_chunk_elements(chunk);
     std::vector<Tensor> xs{q.clone().requires_grad_(), k.clone().requires_grad_(), v.clone().requires_grad_(),
@@ -79,13 +84,13 @@ TEST(Attention, ChunkedEqualsWhole) {
     sum(mul(o, o)).backward();
     std::vector<Tensor> r{o.detach()};
     for (int i = 0; i < (mask ? 4 : 3); ++i) r.push_back(xs[i].grad());
-    set_attention_chunk_elements(int64_t{1} << 26);
+    set_attention_chunk_elements(default_chunk);
     return r;
   };
   for (double p : {0.0, 0.3})
     for (bool causal : {false, true})
       for (bool mask : {false, true}) {
-        auto whole = run(int64_t{1} << 26, p, causal, mask), parts = run(60, p, causal, mask);
+        auto whole = run(default_chunk, p, causal, mask), parts = run(60, p, causal, mask);
         for (size_t i = 0; i < whole.size(); ++i)
           EXPECT_TRUE(close(parts[i], whole[i], 1e-6, 1e-7)) << "p " << p << " causal " << causal << " mask " << mask
                                                               << " tensor " << i;
@@ -114,4 +119,46 @@ TEST(Attention, FusedRowKernelsMatchOpByOp) {
     for (size_t i = 0; i < fused_c.size(); ++i)
       EXPECT_TRUE(close(fused_c[i], plain_c[i], 1e-5, 1e-6)) << "causal p " << p << " tensor " << i;
   }
+}
+
+// tf32_split (the 3xTF32 operands of the f32 attention products on CUDA): hi + lo == x
+// exactly, hi has TF32's 10-bit mantissa and is x rounded to nearest, segments follow the
+// pattern; infinities and NaN pass through hi; bad inputs name the op.
+TEST(Attention, Tf32SplitIsExactAndRounded) {
+  auto split = [](const Tensor& x, std::vector<int64_t> pattern) {
+    static const auto op = ops::op_id("tf32_split");
+    return ops::dispatch1(op, {x}, ops::Attrs().set("pattern", std::move(pattern)));
+  };
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<double> vals{1.0, -1.0 / 3.0, 3.4e38, -3.4028235e38, 1.17549435e-38, 1e-40, 0.0, -0.0, 12345.678, inf};
+  Tensor rnd = mul(randn({6, 10}), 100.0);
+  std::vector<double> r = rnd.to_vector<double>();
+  vals.insert(vals.end(), r.begin(), r.begin() + 50);
+  Tensor x = tensor(vals, {6, 10}).to(DType::f32);
+  Tensor y = split(x.t(), {0, 1, 0});  // a non-contiguous input: (10, 6) -> (10, 18)
+  ASSERT_EQ(y.sizes(), (Shape{10, 18}));
+  std::vector<float> xs = contiguous(x.t()).to_vector<float>(), ys = y.to_vector<float>();
+  for (int64_t row = 0; row < 10; ++row)
+    for (int64_t j = 0; j < 6; ++j) {
+      float v = xs[row * 6 + j], hi = ys[row * 18 + j], lo = ys[row * 18 + 6 + j];
+      EXPECT_EQ(ys[row * 18 + 12 + j], hi);  // pattern (hi, lo, hi)
+      uint32_t hb;
+      std::memcpy(&hb, &hi, 4);
+      if (std::isinf(v)) {
+        EXPECT_EQ(hi, v);
+        EXPECT_EQ(lo, 0.f);
+        continue;
+      }
+      EXPECT_EQ(hb & 0x1fffu, 0u) << v;           // 10 mantissa bits
+      EXPECT_EQ(hi + lo, v) << v;                 // exact
+      if (std::fpclassify(v) != FP_SUBNORMAL)  // rounded to nearest: half a TF32 unit at most
+        EXPECT_LE(std::abs(lo), std::abs(v) * std::ldexp(1.f, -11)) << v;
+    }
+  // 3xTF32 on the CPU (where the product is true f32): the split operands give a k^T.
+  Tensor a = randn({2, 5, 8}), b = randn({2, 7, 8});
+  Tensor prod = bmm(split(a, {0, 0, 1}), transpose(split(b, {0, 1, 0}), 1, 2));
+  EXPECT_TRUE(close(prod, bmm(a, transpose(b, 1, 2)), 1e-5, 1e-5));
+  EXPECT_THROW(split(randn({3}, {DType::f64}), {0, 0, 1}), Error);
+  EXPECT_THROW(split(randn({3}), {0, 2, 1}), Error);
+  EXPECT_THROW(split(randn({3}), {0, 1}), Error);
 }

@@ -31,6 +31,20 @@ TEST(IndexingGrad, CatStackSplitChunk) {
   EXPECT_TRUE(grad_ok([](const V& v) { return split_with_sizes(v[0], {2, 1}, 1); }, {a}));
   EXPECT_TRUE(grad_ok([](const V& v) { return unbind(v[0], 1); }, {a}));
   EXPECT_TRUE(gradgradcheck([](const V& v) { auto u = unbind(v[0], 0); return V{mul(u[0], u[1])}; }, {a}));
+  // A permuted input (attention's head-major q, k, v): the gradient keeps the input's memory
+  // order, so it reaches the unpermuted base as a contiguous tensor.
+  Tensor packed = grad_input({2, 3, 4, 5});
+  auto head_major = [](const V& v) { return unbind(permute(v[0], {2, 0, 3, 1}), 1); };
+  EXPECT_TRUE(grad_ok(head_major, {packed}));
+  EXPECT_TRUE(gradgradcheck([&](const V& v) { auto u = head_major(v); return V{mul(u[0], u[1])}; }, {packed}));
+  {
+    Tensor base = randn({2, 3, 4, 5}).requires_grad_(true);
+    auto u = unbind(permute(base, {2, 0, 3, 1}), 1);
+    Tensor g;
+    base.register_hook([&](const Tensor& grad) { g = grad; return grad; });
+    sum(add(mul(u[0], 2.0), u[1])).backward();
+    EXPECT_TRUE(g.is_contiguous());
+  }
   auto parts = unbind(a.detach(), -1);
   ASSERT_EQ(parts.size(), 3u);
   for (int64_t i = 0; i < 3; ++i) EXPECT_TRUE(close(parts[i], select(a.detach(), 1, i), 0, 0));

@@ -1,6 +1,6 @@
-// CPU kernels of attention_probs and attention_probs_backward (see backend/attention_probs.h):
-// one task per run of rows, each row in three passes (max, sum of exp, write) forward and one
-// backward.
+// CPU kernels of attention_probs, attention_probs_backward (see backend/attention_probs.h) and
+// tf32_split: one task per run of rows, each row in three passes (max, sum of exp, write)
+// forward and one backward.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -60,10 +60,25 @@ void probs_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& o
   });
 }
 
+void tf32_split_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tf32SplitParams p = tf32_split_params(in[0], a);
+  const float* x = in[0].data<float>();
+  float* y = out[0].data<float>();
+  parallel_for(0, p.rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(3 * p.E, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r)
+      for (int64_t j = 0; j < p.E; ++j) {
+        float part[2];
+        tf32_split_value(x[r * p.E + j], part[0], part[1]);
+        for (int k = 0; k < 3; ++k) y[(3 * r + k) * p.E + j] = part[p.pattern[k]];
+      }
+  });
+}
+
 void install() {
   auto& reg = ops::Registry::get();
   reg.register_kernel("attention_probs", DeviceType::cpu, probs_kernel);
   reg.register_kernel("attention_probs_backward", DeviceType::cpu, probs_backward_kernel);
+  reg.register_kernel("tf32_split", DeviceType::cpu, tf32_split_kernel);
 }
 DS_REGISTER(install);
 

@@ -2,7 +2,8 @@
 // backend/attention_probs.h): one warp per row, each lane taking runs of four consecutive
 // keys, so one Philox block serves a lane's four dropout draws. Rows whose length is a multiple
 // of 4 move as float4; forward rows up to 1024 keys stay in registers (one read, one write),
-// longer ones take three passes (max, sum of exp, write); the backward is one pass.
+// longer ones take three passes (max, sum of exp, write); the backward is one pass. tf32_split
+// is elementwise.
 #include "deepseek/backend/attention_probs.h"
 #include "deepseek/backend/cuda/device/loops.cuh"
 #include "deepseek/backend/cuda/device/reduce.cuh"
@@ -141,6 +142,35 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32)
     }
 }
 
+// One thread per four consecutive elements of a row (E a multiple of 4, 32-bit indices): a
+// float4 load and three float4 stores, one per output segment; the general kernel takes one
+// element per thread.
+__global__ void tf32_split_vec_kernel(const float4* __restrict__ x, float4* __restrict__ y, uint32_t n4, uint32_t e4,
+                                      Tf32SplitParams p) {
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += gridDim.x * blockDim.x) {
+    const uint32_t r = i / e4, j = i - r * e4;
+    const float4 v = x[i];
+    float4 part[2];
+    tf32_split_value(v.x, part[0].x, part[1].x);
+    tf32_split_value(v.y, part[0].y, part[1].y);
+    tf32_split_value(v.z, part[0].z, part[1].z);
+    tf32_split_value(v.w, part[0].w, part[1].w);
+#pragma unroll
+    for (int k = 0; k < 3; ++k) y[(3 * r + k) * e4 + j] = part[p.pattern[k]];
+  }
+}
+
+__global__ void tf32_split_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t n, Tf32SplitParams p) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const int64_t r = i / p.E, j = i - r * p.E;
+    float part[2];
+    tf32_split_value(x[i], part[0], part[1]);
+#pragma unroll
+    for (int k = 0; k < 3; ++k) y[(3 * r + k) * p.E + j] = part[p.pattern[k]];
+  }
+}
+
 unsigned row_blocks(int64_t rows) { return static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock); }
 
 void probs(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
@@ -166,9 +196,29 @@ void probs_backward(const std::vector<Tensor>& in, std::vector<Tensor>& out, con
   DS_CUDA_LAUNCH_CHECK();
 }
 
+void tf32_split(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tf32SplitParams p = tf32_split_params(in[0], a);
+  const int64_t n = p.rows * p.E;
+  if (n == 0) return;
+  DeviceGuard g(in[0].device().index);
+  const void* x = in[0].raw_data();
+  void* y = out[0].raw_data();
+  const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+  if (p.E % 4 == 0 && aligned && n < (int64_t{1} << 31)) {
+    const auto n4 = static_cast<uint32_t>(n / 4);
+    tf32_split_vec_kernel<<<blocks_for(n4, 256), 256, 0, current_stream()>>>(
+        static_cast<const float4*>(x), static_cast<float4*>(y), n4, static_cast<uint32_t>(p.E / 4), p);
+  } else {
+    tf32_split_kernel<<<blocks_for(n, 256), 256, 0, current_stream()>>>(static_cast<const float*>(x),
+                                                                        static_cast<float*>(y), n, p);
+  }
+  DS_CUDA_LAUNCH_CHECK();
+}
+
 void register_attention_probs() {
   register_cuda_kernel("attention_probs", probs);
   register_cuda_kernel("attention_probs_backward", probs_backward);
+  register_cuda_kernel("tf32_split", tf32_split);
 }
 
 }  // namespace

@@ -2,16 +2,19 @@
 // when float32_matmul_precision is "high"), f16, bf16 (f32 accumulation) and f64. Row-major
 // tensors are handed to column-major cuBLASLt as their transposes (C^T = B^T A^T), so
 // transposed views need no copy; linear's bias rides in the epilogue. Algorithms are chosen
-// once per problem shape and cached.
+// once per problem shape, large ones by timing cuBLASLt's top candidates, and cached.
 #include <cublasLt.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <mutex>
 #include <unordered_map>
 
 #include "deepseek/ops/raw_ops.h"
 #include "deepseek/backend/cuda/runtime.h"
 #include "deepseek/core/accelerator.h"
+#include "deepseek/core/parallel.h"
 #include "deepseek/ops/ops.h"
 #include "deepseek/ops/registry.h"
 
@@ -114,6 +117,51 @@ void set_layout(cublasLtMatrixLayout_t& l, cudaDataType_t t, int64_t rows, int64
   }
 }
 
+// Algorithm choice. cuBLASLt's heuristic ranks its kernels without running them, and its
+// first pick is not always the fastest: for BERT's f32 products (no TF32) it picks kernels
+// slower than the ones PyTorch's cuBLAS calls run. So, as cuDNN's benchmark mode, the
+// first call of a large product times the heuristic's top candidates and keeps the
+// fastest for that shape. Not in deterministic mode (the pick could differ between runs,
+// and with it the rounding), nor while a CUDA graph is being captured, nor with
+// DEEPSEEK_CUBLASLT_TUNE=0.
+constexpr int kTuneCandidates = 8;
+constexpr double kTuneMinFlops = 1e9;  // below, a product is over before timing pays off
+
+bool tuning_allowed(int dev, double flops) {
+  static const bool enabled = [] {
+    const char* e = std::getenv("DEEPSEEK_CUBLASLT_TUNE");
+    return !(e && std::string(e) == "0");
+  }();
+  if (!enabled || deterministic() || flops < kTuneMinFlops) return false;
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  cudaStreamIsCapturing(current_stream(dev), &capture);
+  return capture == cudaStreamCaptureStatusNone;
+}
+
+// Index of the candidate with the shortest time (each run once to warm up, then timed twice).
+template <typename Run>
+int fastest(const cublasLtMatmulHeuristicResult_t* cands, int count, Run&& run, int dev) {
+  cudaStream_t stream = current_stream(dev);
+  cudaEvent_t start, stop;
+  DS_CUDA_CHECK(cudaEventCreate(&start));
+  DS_CUDA_CHECK(cudaEventCreate(&stop));
+  int best = 0;
+  float best_ms = 1e30f;
+  for (int i = 0; i < count; ++i) {
+    if (run(cands[i].algo) != CUBLAS_STATUS_SUCCESS) continue;
+    cudaEventRecord(start, stream);
+    bool ok = run(cands[i].algo) == CUBLAS_STATUS_SUCCESS && run(cands[i].algo) == CUBLAS_STATUS_SUCCESS;
+    cudaEventRecord(stop, stream);
+    DS_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    if (ok && ms < best_ms) best_ms = ms, best = i;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return best;
+}
+
 // D[batch] (col-major n x m, ld n) = alpha * op(A) op(B) + beta * D (+ bias over n rows).
 // A is the (n x k) operand, B the (k x m) one, both in cuBLASLt's column-major view.
 void lt_matmul(DType dt, const Operand& A, const Operand& B, void* D, int64_t n, int64_t m,
@@ -156,24 +204,32 @@ void lt_matmul(DType dt, const Operand& A, const Operand& B, void* D, int64_t n,
       found = true;
     }
   }
+  float af = static_cast<float>(alpha), bf = static_cast<float>(beta);
+  const void* pa = dt == DType::f64 ? static_cast<const void*>(&alpha) : &af;
+  const void* pb = dt == DType::f64 ? static_cast<const void*>(&beta) : &bf;
+  auto run = [&](const cublasLtMatmulAlgo_t& algo) {
+    return cublasLtMatmul(st.handle, d.op, pa, A.ptr, d.a, B.ptr, d.b, pb, D, d.c, D, d.c, &algo, st.workspace,
+                          kWorkspace, current_stream(dev));
+  };
   if (!found) {
     cublasLtMatmulPreference_t pref;
     DS_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     size_t ws = kWorkspace;
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+    cublasLtMatmulHeuristicResult_t cands[kTuneCandidates];
     int returned = 0;
-    cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(st.handle, d.op, d.a, d.b, d.c, d.c, pref, 1, &heur, &returned);
+    cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(st.handle, d.op, d.a, d.b, d.c, d.c, pref,
+                                                      kTuneCandidates, cands, &returned);
     cublasLtMatmulPreferenceDestroy(pref);
     DS_CHECK(s == CUBLAS_STATUS_SUCCESS && returned > 0, "cuBLASLt found no algorithm for a ", dtype_name(dt),
              " product of ", n, "x", k, " by ", k, "x", m, " (batch ", batch, ")");
+    heur = cands[0];
+    // beta != 0 reads D, which timing runs would change: those keep the heuristic's first pick.
+    if (returned > 1 && beta == 0 && tuning_allowed(dev, 2.0 * n * m * k * batch)) heur = cands[fastest(cands, returned, run, dev)];
     std::lock_guard<std::mutex> lock(mu);
     plans.emplace(key, heur);
   }
-  float af = static_cast<float>(alpha), bf = static_cast<float>(beta);
-  const void* pa = dt == DType::f64 ? static_cast<const void*>(&alpha) : &af;
-  const void* pb = dt == DType::f64 ? static_cast<const void*>(&beta) : &bf;
-  DS_CUBLAS_CHECK(cublasLtMatmul(st.handle, d.op, pa, A.ptr, d.a, B.ptr, d.b, pb, D, d.c, D, d.c,
-                                 &heur.algo, st.workspace, kWorkspace, current_stream(dev)));
+  DS_CUBLAS_CHECK(run(heur.algo));
 }
 
 Tensor dense(const Tensor& t) {
@@ -202,7 +258,7 @@ bool flat_batch(const Tensor& x, int64_t& batch, int64_t& stride) {
 
 void product(Tensor a, Tensor b, const Tensor& out, double alpha, double beta, const Tensor* bias);
 
-// cuBLASLt runs a product whose K or N is not a multiple of 16 bytes' worth of elements on
+// cuBLASLt runs a tensor-core product whose K or N is not a multiple of 16 bytes' worth of elements on
 // slow kernels: GPT-2's 50257-word head takes 13.3 ms where 50264 words take 1.8 ms (PyTorch
 // measures the same). A large such product is computed on copies zero-padded to the next
 // multiple (padded K adds zeros, padded N columns are dropped): a copy of the operands and
@@ -229,6 +285,10 @@ bool product_padded(const Tensor& a, const Tensor& b, const Tensor& out, double 
   int64_t e = std::max<int64_t>(1, 16 / static_cast<int64_t>(itemsize(out.dtype())));
   if ((K % e == 0 && N % e == 0) || 2.0 * static_cast<double>(out.numel()) * static_cast<double>(K) < kPadMinFlops)
     return false;
+  // True f32 (no TF32) runs on CUDA cores, whose kernels take unaligned operands at full speed:
+  // BERT's 30522-word decoder products took 15.0 / 14.4 / 15.4 ms unpadded against 16.9 / 15.8
+  // / 18.8 ms padded (plus the copies).
+  if (out.dtype() == DType::f32 && float32_matmul_precision() == "highest") return false;
   ops::NoInterposers raw;
   int64_t Kp = (K + e - 1) / e * e, Np = (N + e - 1) / e * e;
   Tensor ap = Kp == K ? a : padded_copy(a, M, Kp);

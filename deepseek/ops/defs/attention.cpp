@@ -18,11 +18,15 @@
 // flash attention kernels instead (ops `flash_attention` and `flash_attention_backward`,
 // backend/cuda/flash_attention.cu); double backward (create_graph) takes the composite path.
 // f32 scores without a mask (any device) take fused row kernels for the softmax, dropout and
-// their gradient (ops `attention_probs*`) between the products.
+// their gradient (ops `attention_probs*`) between the products; on CUDA in true-f32 mode their
+// products over the head size run as 3xTF32 (op `tf32_split`), as PyTorch's f32
+// memory-efficient attention does.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "deepseek/autograd/grad_mode.h"
+#include "deepseek/core/accelerator.h"
 #include "deepseek/ops/attention.h"
 #include "deepseek/ops/defs/common.h"
 #include "deepseek/ops/raw_ops.h"
@@ -37,7 +41,7 @@ using ops::TensorMeta;
 using Grads = std::vector<Tensor>;
 
 const char* kOp = "scaled_dot_product_attention";
-int64_t g_chunk_elements = int64_t{1} << 26;  // attention weights per chunk
+int64_t g_chunk_elements = int64_t{1} << 27;  // attention weights per chunk (BERT-base 32x512: one chunk)
 
 void check_input(const Tensor& t, const char* what) {
   DS_CHECK(t.defined(), "[", kOp, "] ", what, " is an undefined tensor");
@@ -125,6 +129,7 @@ Tensor dropout_like(const Tensor& x, const Attrs& a) {
 
 const char* kFlash = "flash_attention";
 const char* kProbs = "attention_probs";
+const char* kTf32Split = "tf32_split";
 const char* kProbsBackward = "attention_probs_backward";
 
 // The fused row kernels (attention_probs*) take f32 scores with no mask, where they have a
@@ -140,9 +145,31 @@ Attrs probs_attrs(const Attrs& a, const Geometry& g, int64_t b0) {
   return r.set("scale", g.scale).set("is_causal", static_cast<int64_t>(g.causal));
 }
 
+// a b^T for (n, L, E) x (n, S, E) f32 operands on CUDA in true-f32 mode, as 3xTF32 (see
+// tf32_split): f32-level accuracy on tensor cores, as PyTorch's memory-efficient attention
+// computes f32 scores. Used for the products over the head size (q k^T, dout v^T), where
+// splitting the small operands is cheap; the products over the keys keep true f32.
+bool use_tf32x3(const Tensor& t) {
+  static const auto op = ops::op_id(kTf32Split);
+  return t.device().is_cuda() && t.dtype() == DType::f32 && float32_matmul_precision() == "highest" &&
+         ops::Registry::get().at(op).has_kernel(DeviceType::cuda);
+}
+
+Tensor tf32_split(const Tensor& x, std::vector<int64_t> pattern) {
+  static const auto op = ops::op_id(kTf32Split);
+  return ops::dispatch1(op, {x}, Attrs().set("pattern", std::move(pattern)));
+}
+
+Tensor product_bt(const Tensor& a, const Tensor& b) {  // a b^T, in f32 (f64 for f64)
+  if (!use_tf32x3(a)) return cast(bmm(a, transpose(b, 1, 2)), acc_dtype(a.dtype()));
+  Tensor a3 = tf32_split(a, {0, 0, 1}), b3 = tf32_split(b, {0, 1, 0});
+  Float32MatmulPrecisionScope tf32("high");
+  return bmm(a3, transpose(b3, 1, 2));
+}
+
 // q k^T of batch rows [b0, b0 + n), unscaled, in the accumulation dtype.
 Tensor raw_scores(const Tensor& q, const Tensor& k, int64_t b0, int64_t n) {
-  return cast(bmm(narrow(q, 0, b0, n), transpose(narrow(k, 0, b0, n), 1, 2)), acc_dtype(q.dtype()));
+  return product_bt(narrow(q, 0, b0, n), narrow(k, 0, b0, n));
 }
 const char* kFlashBackward = "flash_attention_backward";
 
@@ -171,17 +198,29 @@ void forward_kernel(const std::vector<Tensor>& in4, std::vector<Tensor>& out, co
   }
   const std::vector<Tensor> in = batched_inputs(in4);
   const Tensor& v = in[2];
-  // The output as (B, L, Ev): a view of out[0] when H is 1, else a buffer copied at the end.
-  Tensor out3 = g.H == 1 ? reshape(out[0], {g.B, g.L, v.sizes()[2]}) : Tensor::empty({g.B, g.L, v.sizes()[2]}, v.dtype(), v.device());
+  // The output as (B, L, Ev): a view of out[0] when H is 1; else the product itself when one
+  // chunk covers the batch, or a buffer the chunks fill; either is copied into out[0] at the end.
+  const bool one_chunk = g.chunk >= g.B;
+  Tensor out3 = g.H == 1 ? reshape(out[0], {g.B, g.L, v.sizes()[2]})
+                : one_chunk ? Tensor()
+                            : Tensor::empty({g.B, g.L, v.sizes()[2]}, v.dtype(), v.device());
   Tensor lse3 = reshape(out[1], {g.B, g.L});
   const bool fused = use_probs(in[0], g);
+  auto put = [&](const Tensor& o, int64_t b0, int64_t n) {
+    if (!out3.defined()) {
+      out3 = o;
+      return;
+    }
+    Tensor dst = narrow(out3, 0, b0, n);
+    copy_(dst, o);
+  };
   for (int64_t b0 = 0; b0 < g.B; b0 += g.chunk) {
     int64_t n = std::min(g.chunk, g.B - b0);
-    Tensor dst = narrow(out3, 0, b0, n), lse_dst = narrow(lse3, 0, b0, n);
+    Tensor lse_dst = narrow(lse3, 0, b0, n);
     if (fused) {
       static const auto op = ops::op_id(kProbs);
       auto r = ops::dispatch(op, {raw_scores(in[0], in[1], b0, n)}, probs_attrs(a, g, b0));
-      copy_(dst, bmm(cast(r[0], v.dtype()), narrow(v, 0, b0, n)));
+      put(bmm(cast(r[0], v.dtype()), narrow(v, 0, b0, n)), b0, n);
       copy_(lse_dst, r[1]);
       continue;
     }
@@ -189,8 +228,7 @@ void forward_kernel(const std::vector<Tensor>& in4, std::vector<Tensor>& out, co
     Tensor lse = logsumexp(s, {-1}, true);
     Tensor p = exp(sub(s, lse));
     if (g.dropout_p > 0) p = dropout_like(p, dropout_attrs(a, g, b0));
-    Tensor o = bmm(cast(p, v.dtype()), narrow(v, 0, b0, n));
-    copy_(dst, o);
+    put(bmm(cast(p, v.dtype()), narrow(v, 0, b0, n)), b0, n);
     copy_(lse_dst, squeeze(lse, -1));
   }
   if (g.H != 1) {
@@ -210,13 +248,15 @@ Grads backward(const BackwardContext& c) {
   }
   const std::vector<Tensor> in = batched_inputs(c.inputs);
   const Tensor &q = in[0], &k = in[1], &v = in[2];
-  const Tensor o = batched(c.outputs[0]), dout = batched(c.grads[0]);
+  const Tensor dout = batched(c.grads[0]);
   const Tensor lse_all = reshape(c.outputs[1], {g.B, g.L});
   DType acc = acc_dtype(q.dtype());
   bool want_mask = in.size() > 3 && g.mask_kind == 2 && c.needs_grad[3];
   std::vector<Tensor> dq, dk, dv, dm;
-  // D_i = sum_j dP_ij P_ij = rowsum(dout * out), whatever the dropout.
-  Tensor D = unsqueeze(sum(mul(cast(dout, acc), cast(o, acc)), {-1}), -1);
+  // D_i = sum_j dP_ij P_ij = rowsum(dout * out), whatever the dropout; summed in the op's
+  // (N, L, H, E) layout, so only the (N, L, H) result is rearranged to (B, L).
+  Tensor D4 = sum(mul(cast(c.grads[0], acc), cast(c.outputs[0], acc)), {-1});
+  Tensor D = unsqueeze(reshape(transpose(D4, 1, 2), {g.B, g.L}), -1);
   // The fused row kernel is not differentiable: double backward takes the op-by-op path.
   const bool fused = use_probs(q, g) && !autograd::GradMode::enabled();
   for (int64_t b0 = 0; b0 < g.B; b0 += g.chunk) {
@@ -224,7 +264,7 @@ Grads backward(const BackwardContext& c) {
     Tensor doc = narrow(dout, 0, b0, n);
     if (fused) {
       static const auto op = ops::op_id(kProbsBackward);
-      Tensor dp = cast(bmm(doc, transpose(narrow(v, 0, b0, n), 1, 2)), acc);
+      Tensor dp = product_bt(doc, narrow(v, 0, b0, n));
       auto r = ops::dispatch(op, {raw_scores(q, k, b0, n), dp, narrow(lse_all, 0, b0, n), squeeze(narrow(D, 0, b0, n), -1)},
                              probs_attrs(c.attrs, g, b0));
       dv.push_back(bmm(transpose(cast(r[0], v.dtype()), 1, 2), doc));
@@ -250,11 +290,12 @@ Grads backward(const BackwardContext& c) {
     dk.push_back(bmm(transpose(dsq, 1, 2), narrow(q, 0, b0, n)));
     if (want_mask) dm.push_back(ds);
   }
+  auto joined = [](const std::vector<Tensor>& parts) { return parts.size() == 1 ? parts[0] : cat(parts, 0); };
   Grads r(in.size());
-  if (c.needs_grad[0]) r[0] = unbatched(cat(dq, 0), g);
-  if (c.needs_grad[1]) r[1] = unbatched(cat(dk, 0), g);
-  if (c.needs_grad[2]) r[2] = unbatched(cat(dv, 0), g);
-  if (want_mask) r[3] = ops::reduce_grad_to(cat(dm, 0), c.input_meta[3]);
+  if (c.needs_grad[0]) r[0] = unbatched(joined(dq), g);
+  if (c.needs_grad[1]) r[1] = unbatched(joined(dk), g);
+  if (c.needs_grad[2]) r[2] = unbatched(joined(dv), g);
+  if (want_mask) r[3] = ops::reduce_grad_to(joined(dm), c.input_meta[3]);
   return r;
 }
 
@@ -385,6 +426,29 @@ void define_probs() {
   };
 }
 DS_REGISTER(define_probs);
+
+// tf32_split: x (..., E) f32 -> (..., 3E): three segments, each x's TF32-rounded part hi or its
+// remainder lo (x = hi + lo exactly), as attr pattern (three entries, 0 = hi, 1 = lo) says.
+// Two such operands, patterns (0, 0, 1) and (0, 1, 0), make a TF32 product over 3E equal
+// hi.hi + hi.lo + lo.hi: f32-accurate scores at tensor-core speed (3xTF32).
+void define_tf32_split() {
+  auto& d = ops::define_op(kTf32Split, OpKind::opaque, 1, 1);
+  d.differentiable = false;
+  d.infer = [](std::vector<Tensor>& in, const Attrs& a) {
+    const Tensor& x = in[0];
+    DS_CHECK(x.dtype() == DType::f32 && x.dim() >= 1, "[", kTf32Split, "] expects an f32 tensor of at least 1 dim, got ",
+             dtype_name(x.dtype()), " ", to_string(x.sizes()));
+    DS_CHECK(a.has("pattern"), "[", kTf32Split, "] needs attr pattern");
+    auto pat = a.get<std::vector<int64_t>>("pattern");
+    DS_CHECK(pat.size() == 3 && std::all_of(pat.begin(), pat.end(), [](int64_t v) { return v == 0 || v == 1; }), "[",
+             kTf32Split, "] pattern must be three entries of 0 (hi) or 1 (lo), got ", to_string(pat));
+    if (!x.is_contiguous()) in[0] = contiguous(x);
+    Shape s = x.sizes();
+    s.back() *= 3;
+    return std::vector<TensorMeta>{{s, DType::f32, x.device()}};
+  };
+}
+DS_REGISTER(define_tf32_split);
 
 void check_public(const Tensor& t, const char* what) {
   DS_CHECK(t.defined(), "[", kOp, "] ", what, " is an undefined tensor");

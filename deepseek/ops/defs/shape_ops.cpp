@@ -202,7 +202,26 @@ void define_unbind() {
   };
   d.flops = zero_flops;
   d.save_all_inputs = false;
-  d.backward = [](const BackwardContext& c) { return Grads{stack(c.grads, c.attrs.get<int64_t>("dim"))}; };
+  d.backward = [](const BackwardContext& c) {
+    const int64_t nd = static_cast<int64_t>(c.input_meta[0].sizes.size());
+    const int64_t dim = wrap_dim(c.attrs.get<int64_t>("dim"), nd, "unbind");
+    if (!c.attrs.has("memory_order")) return Grads{stack(c.grads, dim)};
+    // A permuted input (attention's q, k, v taken head-major from one packed projection):
+    // stack in the input's memory order and permute back, so the gradient has the input's
+    // strides and the reshape before the unbind stays a view instead of a copy.
+    const auto order = c.attrs.get<std::vector<int64_t>>("memory_order");  // outermost first
+    std::vector<int64_t> grad_order;  // the same order over a gradient's dims (dim removed)
+    int64_t at = 0;
+    for (int64_t i = 0; i < nd; ++i) {
+      if (order[i] == dim) at = i;
+      else grad_order.push_back(order[i] > dim ? order[i] - 1 : order[i]);
+    }
+    std::vector<Tensor> parts;
+    for (const Tensor& g : c.grads) parts.push_back(permute(g, grad_order));
+    std::vector<int64_t> back(nd);  // the inverse permutation
+    for (int64_t i = 0; i < nd; ++i) back[order[i]] = i;
+    return Grads{permute(stack(parts, at), back)};
+  };
   auto kernel = [](const std::vector<Tensor>& in, std::vector<Tensor>& out, const Attrs& a) {
     ops::NoInterposers raw;
     int64_t dim = wrap_dim(a.get<int64_t>("dim"), in[0].dim(), "unbind");
@@ -275,7 +294,16 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, const std::vector<int64_t>
 std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
   static const auto op = ops::op_id("unbind");
   DS_CHECK(x.defined() && x.dim() > 0, "[unbind] needs a tensor with at least one dim");
-  return ops::dispatch(op, {x}, Attrs().set("dim", dim));
+  Attrs a;
+  a.set("dim", dim);
+  // A permuted dense input tells its memory order, for the gradient's layout (see backward).
+  if (!x.is_contiguous() && x.is_non_overlapping_and_dense()) {
+    std::vector<int64_t> order(x.dim());
+    for (int64_t i = 0; i < x.dim(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) { return x.strides()[p] > x.strides()[q]; });
+    a.set("memory_order", order);
+  }
+  return ops::dispatch(op, {x}, a);
 }
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {

@@ -285,6 +285,9 @@ void launch_reduce(const Tensor& in, const std::vector<bool>& mask, const R& r) 
   int bx, by;
   if (row) {
     bx = static_cast<int>(std::min<int64_t>(next_pow2(std::max<int64_t>(n_red, 1)), kRedThreads));
+    // Many short rows (attention's rowsum(dO * O) over head size 64: 196k rows): one warp per
+    // row, no shared-memory round trip; the rows give the parallelism.
+    if (bx > 32 && n_red <= 1024 && n_out >= static_cast<int64_t>(sm_count()) * 256) bx = 32;
     by = kRedThreads / bx;
   } else {
     by = static_cast<int>(std::min<int64_t>(next_pow2(std::max<int64_t>(n_red, 1)), 8));
