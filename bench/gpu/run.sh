@@ -151,7 +151,8 @@ entry("BERT-base MLM training, f32, 32 x 512", "bert.ours", "bert.pytorch", "seq
       notes="HF BertForMaskedLM layout (tied decoder + bias, no pooler), logits at all positions, loss at "
       "15% of them (labels -100 elsewhere), dropout 0.1 (hidden and attention), AdamW lr 1e-4 "
       "(PyTorch fused=True), PyTorch SDPA (memory-efficient kernel in f32); ours nn::MultiheadAttention, "
-      "f32 with dropout: the composite attention with its fused softmax-dropout row kernels (attention_probs; the flash kernel is f16/bf16 without dropout). " + tf32)
+      "f32 with dropout: the composite attention with its fused softmax-dropout row kernels (attention_probs; the flash kernel is f16/bf16 without dropout), "
+      "its products over the head size as 3xTF32 (tf32_split), as PyTorch's f32 memory-efficient kernel does. " + tf32)
 entry("BERT-base peak allocated memory", "bert.ours", "bert.pytorch", "peak_allocated_gib", "GiB", None,
       higher_better=False)
 entry("ResNet-18 (small stem) Fashion-MNIST test accuracy", "resnet18_fmnist.ours", "resnet18_fmnist.pytorch",
