@@ -59,6 +59,15 @@ struct DropoutDraw {
     }
     return Philox::uniform(bits[i % 4]) >= prob ? keep_scale : 0.f;
   }
+  // The factors of elements first .. first + 3, first a multiple of 4 (one Philox block).
+  DS_HOST_DEVICE void factors4(uint64_t first, float f[4]) const {
+    if (prob <= 0.f) {
+      f[0] = f[1] = f[2] = f[3] = 1.f;
+      return;
+    }
+    const Philox::Block b = Philox::block(seed, offset + first / 4);
+    for (int e = 0; e < 4; ++e) f[e] = Philox::uniform(b[e]) >= prob ? keep_scale : 0.f;
+  }
 };
 
 // The scaled score of (query row i, key j), -inf where causality masks it.

@@ -43,20 +43,22 @@ void probs_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const
   });
 }
 
+// Two passes per row: pd and P (parked in ds) with D = sum_j pd_j dp_j (= dO . O), then ds.
 void probs_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
   const AttentionProbsParams p = attention_probs_params(in[0], a);
-  const float *s = in[0].data<float>(), *dp = in[1].data<float>(), *lse = in[2].data<float>(),
-              *dvec = in[3].data<float>();
+  const float *s = in[0].data<float>(), *dp = in[1].data<float>(), *lse = in[2].data<float>();
   float *pd = out[0].data<float>(), *ds = out[1].data<float>();
   over_rows(p, [&](int64_t r) {
     const int64_t i = r % p.L, o = r * p.S;
     DropoutDraw draw(p);
+    float d = 0.f;
     for (int64_t j = 0; j < p.S; ++j) {
       float pe = std::exp(attention_score(s[o + j], p, i, j) - lse[r]);
-      float f = draw.factor(static_cast<uint64_t>(o + j));
-      pd[o + j] = pe * f;
-      ds[o + j] = pe * (dp[o + j] * f - dvec[r]) * p.scale;
+      pd[o + j] = pe * draw.factor(static_cast<uint64_t>(o + j));
+      ds[o + j] = pe;
+      d += pd[o + j] * dp[o + j];
     }
+    for (int64_t j = 0; j < p.S; ++j) ds[o + j] = (pd[o + j] * dp[o + j] - ds[o + j] * d) * p.scale;
   });
 }
 

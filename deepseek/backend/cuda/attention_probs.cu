@@ -1,7 +1,8 @@
-// CUDA kernels of attention_probs and attention_probs_backward (see
+// CUDA kernels of attention_probs, attention_probs_backward and tf32_split (see
 // backend/attention_probs.h): one warp per row, each lane taking runs of four consecutive
 // keys, so one Philox block serves a lane's four dropout draws. Rows whose length is a multiple
-// of 4 move as float4; forward rows up to 1024 keys stay in registers (one read, one write),
+// of 4 move as float4 (one Philox block per run) with fast exp; forward rows up to 1024 keys
+// stay in registers (one read, one write, one exp per element),
 // longer ones take three passes (max, sum of exp, write); the backward is one pass. tf32_split
 // is elementwise.
 #include "deepseek/backend/attention_probs.h"
@@ -39,50 +40,78 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32) probs_kernel_regs(const fl
   }
   m = warp_allreduce(m, MaxSkipNanOp{});
   const float base = m == -INFINITY ? 0.f : m;
+  // Each exp once (kept in place of the score), fast exp; the kernel is bound by arithmetic
+  // (exp and the Philox rounds), not by memory.
   float sum = 0.f;
 #pragma unroll
   for (int g = 0; g < kGroups; ++g)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) sum += expf(v[g][e] - base);
+    for (int e = 0; e < 4; ++e) {
+      v[g][e] = __expf(v[g][e] - base);
+      sum += v[g][e];
+    }
   sum = warp_allreduce(sum, SumOp{});
-  const float l = base + logf(sum);
-  DropoutDraw draw(p);
+  const float l = base + logf(sum), inv = 1.f / sum;
+  const DropoutDraw draw(p);
   float4* y = reinterpret_cast<float4*>(probs + r * p.S);
 #pragma unroll
   for (int g = 0; g < kGroups; ++g) {
     const int j0 = 4 * lane + 128 * g;
     if (j0 >= p.S) break;
-    const uint64_t first = static_cast<uint64_t>(r * p.S + j0);
-    float o[4];
-#pragma unroll
-    for (int e = 0; e < 4; ++e) o[e] = expf(v[g][e] - l) * draw.factor(first + e);
-    y[j0 / 4] = make_float4(o[0], o[1], o[2], o[3]);
+    float f[4];
+    draw.factors4(static_cast<uint64_t>(r * p.S + j0), f);
+    y[j0 / 4] = make_float4(v[g][0] * inv * f[0], v[g][1] * inv * f[1], v[g][2] * inv * f[2], v[g][3] * inv * f[3]);
   }
   if (lane == 0) lse[r] = l;
 }
 
-// The backward with vector loads and stores (S a multiple of 4).
+// The backward. D_i = sum_j pd_ij dp_ij (= dO_i . O_i) comes from the row itself: rows of up
+// to 1024 keys (S a multiple of 4) keep P in registers and the dropout mask as bits between
+// the sum and the write (dp is read again, from cache), so s is read once and Philox runs
+// once; longer rows recompute both.
 __global__ void __launch_bounds__(kRowsPerBlock * 32)
-    probs_backward_kernel_vec(const float* __restrict__ s, const float* __restrict__ dp, const float* __restrict__ lse,
-                              const float* __restrict__ dvec, float* __restrict__ pd, float* __restrict__ ds,
-                              AttentionProbsParams p) {
+    probs_backward_kernel_regs(const float* __restrict__ s, const float* __restrict__ dp, const float* __restrict__ lse,
+                               float* __restrict__ pd, float* __restrict__ ds, AttentionProbsParams p) {
   const int lane = threadIdx.x & 31;
   const int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
   if (r >= p.rows) return;
   const int64_t i = r % p.L, o = r * p.S;
-  const float l = lse[r], d = dvec[r];
-  DropoutDraw draw(p);
-  for (int64_t j0 = 4 * lane; j0 < p.S; j0 += 128) {
-    float4 sv = *reinterpret_cast<const float4*>(s + o + j0), gv = *reinterpret_cast<const float4*>(dp + o + j0);
-    float sr[4] = {sv.x, sv.y, sv.z, sv.w}, gr[4] = {gv.x, gv.y, gv.z, gv.w}, a[4], b[4];
+  const float l = lse[r];
+  const DropoutDraw draw(p);
+  float pe[kGroups][4];
+  uint32_t kept = 0;  // bit 4g + e: element (g, e) kept by dropout
+  float d = 0.f;
+#pragma unroll
+  for (int g = 0; g < kGroups; ++g) {
+    const int j0 = 4 * lane + 128 * g;
+    if (j0 >= p.S) break;
+    const float4 sv = *reinterpret_cast<const float4*>(s + o + j0), gv = *reinterpret_cast<const float4*>(dp + o + j0);
+    const float sr[4] = {sv.x, sv.y, sv.z, sv.w}, gr[4] = {gv.x, gv.y, gv.z, gv.w};
+    float f[4], a[4];
+    draw.factors4(static_cast<uint64_t>(o + j0), f);
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      float pe = expf(attention_score(sr[e], p, i, j0 + e) - l);
-      float f = draw.factor(static_cast<uint64_t>(o + j0 + e));
-      a[e] = pe * f;
-      b[e] = pe * (gr[e] * f - d) * p.scale;
+      pe[g][e] = __expf(attention_score(sr[e], p, i, j0 + e) - l);
+      if (f[e] != 0.f) kept |= 1u << (4 * g + e);
+      a[e] = pe[g][e] * f[e];
+      d += a[e] * gr[e];
     }
     *reinterpret_cast<float4*>(pd + o + j0) = make_float4(a[0], a[1], a[2], a[3]);
+  }
+  d = warp_allreduce(d, SumOp{});
+  const float keep = p.p > 0.f ? p.keep_scale : 1.f;
+#pragma unroll
+  for (int g = 0; g < kGroups; ++g) {
+    const int j0 = 4 * lane + 128 * g;
+    if (j0 >= p.S) break;
+    const float4 gv = *reinterpret_cast<const float4*>(dp + o + j0);
+    const float gr[4] = {gv.x, gv.y, gv.z, gv.w};
+    float b[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float f = (kept >> (4 * g + e)) & 1u ? keep : 0.f;
+      b[e] = pe[g][e] * (gr[e] * f - d) * p.scale;
+    }
     *reinterpret_cast<float4*>(ds + o + j0) = make_float4(b[0], b[1], b[2], b[3]);
   }
 }
@@ -122,24 +151,23 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32) probs_kernel(const float* 
 
 __global__ void __launch_bounds__(kRowsPerBlock * 32)
     probs_backward_kernel(const float* __restrict__ s, const float* __restrict__ dp, const float* __restrict__ lse,
-                          const float* __restrict__ dvec, float* __restrict__ pd, float* __restrict__ ds,
-                          AttentionProbsParams p) {
+                          float* __restrict__ pd, float* __restrict__ ds, AttentionProbsParams p) {
   const int lane = threadIdx.x & 31;
   const int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
   if (r >= p.rows) return;
   const int64_t i = r % p.L, o = r * p.S;
-  const float l = lse[r], d = dvec[r];
+  const float l = lse[r];
   DropoutDraw draw(p);
-  for (int64_t j0 = 4 * lane; j0 < p.S; j0 += 128)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      int64_t j = j0 + e;
-      if (j >= p.S) break;
-      float pe = expf(attention_score(s[o + j], p, i, j) - l);
-      float f = draw.factor(static_cast<uint64_t>(o + j));
-      pd[o + j] = pe * f;
-      ds[o + j] = pe * (dp[o + j] * f - d) * p.scale;
-    }
+  float d = 0.f;
+  for (int64_t j = lane; j < p.S; j += 32)
+    d += __expf(attention_score(s[o + j], p, i, j) - l) * dp[o + j] * draw.factor(static_cast<uint64_t>(o + j));
+  d = warp_allreduce(d, SumOp{});
+  for (int64_t j = lane; j < p.S; j += 32) {
+    const float pe = __expf(attention_score(s[o + j], p, i, j) - l);
+    const float f = draw.factor(static_cast<uint64_t>(o + j));
+    pd[o + j] = pe * f;
+    ds[o + j] = pe * (dp[o + j] * f - d) * p.scale;
+  }
 }
 
 // One thread per four consecutive elements of a row (E a multiple of 4, 32-bit indices): a
@@ -188,11 +216,11 @@ void probs_backward(const std::vector<Tensor>& in, std::vector<Tensor>& out, con
   const AttentionProbsParams p = attention_probs_params(in[0], a);
   if (p.rows == 0 || p.S == 0) return;
   DeviceGuard g(in[0].device().index);
-  auto kernel = p.S % 4 == 0 ? probs_backward_kernel_vec : probs_backward_kernel;
+  auto kernel = p.S % 4 == 0 && p.S <= 128 * kGroups ? probs_backward_kernel_regs : probs_backward_kernel;
   kernel<<<row_blocks(p.rows), kRowsPerBlock * 32, 0, current_stream()>>>(
       static_cast<const float*>(in[0].raw_data()), static_cast<const float*>(in[1].raw_data()),
-      static_cast<const float*>(in[2].raw_data()), static_cast<const float*>(in[3].raw_data()),
-      static_cast<float*>(out[0].raw_data()), static_cast<float*>(out[1].raw_data()), p);
+      static_cast<const float*>(in[2].raw_data()), static_cast<float*>(out[0].raw_data()),
+      static_cast<float*>(out[1].raw_data()), p);
   DS_CUDA_LAUNCH_CHECK();
 }
 

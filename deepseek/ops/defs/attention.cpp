@@ -253,20 +253,23 @@ Grads backward(const BackwardContext& c) {
   DType acc = acc_dtype(q.dtype());
   bool want_mask = in.size() > 3 && g.mask_kind == 2 && c.needs_grad[3];
   std::vector<Tensor> dq, dk, dv, dm;
-  // D_i = sum_j dP_ij P_ij = rowsum(dout * out), whatever the dropout; summed in the op's
-  // (N, L, H, E) layout, so only the (N, L, H) result is rearranged to (B, L).
-  Tensor D4 = sum(mul(cast(c.grads[0], acc), cast(c.outputs[0], acc)), {-1});
-  Tensor D = unsqueeze(reshape(transpose(D4, 1, 2), {g.B, g.L}), -1);
   // The fused row kernel is not differentiable: double backward takes the op-by-op path.
   const bool fused = use_probs(q, g) && !autograd::GradMode::enabled();
+  // D_i = sum_j dP_ij P_ij = rowsum(dout * out), whatever the dropout (the fused kernel sums
+  // it from its rows); summed in the op's (N, L, H, E) layout, so only the (N, L, H) result
+  // is rearranged to (B, L).
+  Tensor D;
+  if (!fused) {
+    Tensor D4 = sum(mul(cast(c.grads[0], acc), cast(c.outputs[0], acc)), {-1});
+    D = unsqueeze(reshape(transpose(D4, 1, 2), {g.B, g.L}), -1);
+  }
   for (int64_t b0 = 0; b0 < g.B; b0 += g.chunk) {
     int64_t n = std::min(g.chunk, g.B - b0);
     Tensor doc = narrow(dout, 0, b0, n);
     if (fused) {
       static const auto op = ops::op_id(kProbsBackward);
       Tensor dp = product_bt(doc, narrow(v, 0, b0, n));
-      auto r = ops::dispatch(op, {raw_scores(q, k, b0, n), dp, narrow(lse_all, 0, b0, n), squeeze(narrow(D, 0, b0, n), -1)},
-                             probs_attrs(c.attrs, g, b0));
+      auto r = ops::dispatch(op, {raw_scores(q, k, b0, n), dp, narrow(lse_all, 0, b0, n)}, probs_attrs(c.attrs, g, b0));
       dv.push_back(bmm(transpose(cast(r[0], v.dtype()), 1, 2), doc));
       Tensor dsq = cast(r[1], q.dtype());
       dq.push_back(bmm(dsq, narrow(k, 0, b0, n)));
@@ -391,8 +394,9 @@ DS_REGISTER(define_flash);
 // for f32 scores without a mask, outside double backward).
 // attention_probs: s (B, L, S) f32 raw scores q k^T -> probs = dropout(softmax(s * scale,
 //   causal)) (B, L, S), lse (B, L) of the scaled scores.
-// attention_probs_backward: s, dp = dout v^T (B, L, S), lse, dvec (B, L) -> pd = the dropped
-//   probabilities (for dv), ds = P (dropout(dp) - dvec) * scale (for dq and dk).
+// attention_probs_backward: s, dp = dout v^T (B, L, S), lse (B, L) -> pd = the dropped
+//   probabilities (for dv), ds = P (dropout(dp) - D) * scale (for dq and dk), where
+//   D_i = sum_j pd_ij dp_ij (= dout_i . out_i, computed from the row at hand).
 // attrs: scale, is_causal, p, seed, offset; element i of the (B, L, S) block draws Philox
 // counter offset + i / 4, lane i % 4, as the dropout op.
 void check_probs_input(const Tensor& t, const Shape& want, const char* op, const char* what) {
@@ -411,7 +415,7 @@ void define_probs() {
     if (!s.is_contiguous()) in[0] = contiguous(s);
     return std::vector<TensorMeta>{ops::meta_of(s), {{s.sizes()[0], s.sizes()[1]}, DType::f32, s.device()}};
   };
-  auto& b = ops::define_op(kProbsBackward, OpKind::opaque, 4, 2);
+  auto& b = ops::define_op(kProbsBackward, OpKind::opaque, 3, 2);
   b.differentiable = false;
   b.random = true;
   b.infer = [](std::vector<Tensor>& in, const Attrs&) {
@@ -419,7 +423,7 @@ void define_probs() {
     DS_CHECK(s.dim() == 3, "[", kProbsBackward, "] scores must be (B, L, S), got ", to_string(s.sizes()));
     check_probs_input(s, s.sizes(), kProbsBackward, "scores");
     check_probs_input(in[1], s.sizes(), kProbsBackward, "dp");
-    for (int i : {2, 3}) check_probs_input(in[i], {s.sizes()[0], s.sizes()[1]}, kProbsBackward, i == 2 ? "lse" : "dvec");
+    check_probs_input(in[2], {s.sizes()[0], s.sizes()[1]}, kProbsBackward, "lse");
     for (auto& t : in)
       if (!t.is_contiguous()) t = contiguous(t);
     return std::vector<TensorMeta>{ops::meta_of(s), ops::meta_of(s)};
