@@ -40,6 +40,19 @@ Tensor causal_or(const Tensor& mask, bool is_causal, int64_t L, int64_t S, Devic
   if (mask.defined() || !is_causal) return mask;
   return triu(ones({L, S}, {DType::b8, device}), 1);
 }
+std::shared_ptr<LayerNorm> make_norm(int64_t d, const TransformerLayerOptions& o, TensorOptions to) {
+  return std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to);
+}
+// An attention block's output (before its dropout): queries q over keys and values kv.
+Tensor attend(MultiheadAttention& m, const Tensor& q, const Tensor& kv, const Tensor& mask, const Tensor& kpm,
+              bool is_causal) {
+  AttentionArgs a;
+  a.attn_mask = mask;
+  a.key_padding_mask = kpm;
+  a.need_weights = false;
+  a.is_causal = is_causal;
+  return m(q, kv, kv, a).first;
+}
 int64_t seq_len(const Tensor& x, bool batch_first, const char* owner) {
   DS_CHECK(x.dim() == 3, "[", owner, "] input must be 3-D, got ", to_string(x.sizes()));
   return x.size(batch_first ? 1 : 0);
@@ -56,10 +69,8 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d, int64_t h, Transform
   linear1 = register_module("linear1", std::make_shared<Linear>(d, o.dim_feedforward, o.bias, to));
   dropout = register_module("dropout", std::make_shared<Dropout>(o.dropout));
   linear2 = register_module("linear2", std::make_shared<Linear>(o.dim_feedforward, d, o.bias, to));
-  norm1 = register_module(
-      "norm1", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
-  norm2 = register_module(
-      "norm2", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
+  norm1 = register_module("norm1", make_norm(d, o, to));
+  norm2 = register_module("norm2", make_norm(d, o, to));
   dropout1 = register_module("dropout1", std::make_shared<Dropout>(o.dropout));
   dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout));
   // Not registered: PyTorch keeps the activation as a plain function, outside the module tree.
@@ -68,12 +79,7 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d, int64_t h, Transform
 
 Tensor TransformerEncoderLayer::sa_block(const Tensor& x, const Tensor& mask, const Tensor& kpm,
                                          bool is_causal) {
-  AttentionArgs a;
-  a.attn_mask = mask;
-  a.key_padding_mask = kpm;
-  a.need_weights = false;
-  a.is_causal = is_causal;
-  return (*dropout1)((*self_attn)(x, x, x, a).first);
+  return (*dropout1)(attend(*self_attn, x, x, mask, kpm, is_causal));
 }
 
 Tensor TransformerEncoderLayer::ff_block(const Tensor& x) {
@@ -117,12 +123,9 @@ TransformerDecoderLayer::TransformerDecoderLayer(int64_t d, int64_t h, Transform
   linear1 = register_module("linear1", std::make_shared<Linear>(d, o.dim_feedforward, o.bias, to));
   dropout = register_module("dropout", std::make_shared<Dropout>(o.dropout));
   linear2 = register_module("linear2", std::make_shared<Linear>(o.dim_feedforward, d, o.bias, to));
-  norm1 = register_module(
-      "norm1", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
-  norm2 = register_module(
-      "norm2", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
-  norm3 = register_module(
-      "norm3", std::make_shared<LayerNorm>(Shape{d}, o.layer_norm_eps, true, o.bias, to));
+  norm1 = register_module("norm1", make_norm(d, o, to));
+  norm2 = register_module("norm2", make_norm(d, o, to));
+  norm3 = register_module("norm3", make_norm(d, o, to));
   dropout1 = register_module("dropout1", std::make_shared<Dropout>(o.dropout));
   dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout));
   dropout3 = register_module("dropout3", std::make_shared<Dropout>(o.dropout));
@@ -133,21 +136,9 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
                                         const Tensor& tgt_mask, const Tensor& memory_mask,
                                         const Tensor& tgt_kpm, const Tensor& memory_kpm,
                                         bool tgt_is_causal, bool memory_is_causal) {
-  auto sa = [&](const Tensor& x) {
-    AttentionArgs a;
-    a.attn_mask = tgt_mask;
-    a.key_padding_mask = tgt_kpm;
-    a.need_weights = false;
-    a.is_causal = tgt_is_causal;
-    return (*dropout1)((*self_attn)(x, x, x, a).first);
-  };
+  auto sa = [&](const Tensor& x) { return (*dropout1)(attend(*self_attn, x, x, tgt_mask, tgt_kpm, tgt_is_causal)); };
   auto mha = [&](const Tensor& x) {
-    AttentionArgs a;
-    a.attn_mask = memory_mask;
-    a.key_padding_mask = memory_kpm;
-    a.need_weights = false;
-    a.is_causal = memory_is_causal;
-    return (*dropout2)((*multihead_attn)(x, memory, memory, a).first);
+    return (*dropout2)(attend(*multihead_attn, x, memory, memory_mask, memory_kpm, memory_is_causal));
   };
   auto ff = [&](const Tensor& x) {
     return (*dropout3)((*linear2)((*dropout)(activation_->forward((*linear1)(x)))));

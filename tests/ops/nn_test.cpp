@@ -10,30 +10,7 @@ using namespace deepseek;
 using namespace deepseek::testing;
 
 namespace {
-const nlohmann::json& cases() {
-  static nlohmann::json j = load_fixture("nn.json").at("cases");
-  return j;
-}
-Tensor F(const char* c, const char* k) { return tensor_from_json(cases().at(c).at(k)); }
-
-// gradcheck of x -> vjp(fn)(x, v) for a fixed random v (double backward through
-// create_graph). Grad mode is forced on inside, since gradcheck evaluates under no_grad.
-::testing::AssertionResult gradgrad_ok(const autograd::DiffFn& fn, const std::vector<Tensor>& inputs) {
-  std::vector<Tensor> vs;
-  for (auto& o : fn(inputs)) vs.push_back(randn(o.sizes(), {DType::f64}));
-  autograd::DiffFn backward_fn = [&](const std::vector<Tensor>& in) {
-    autograd::EnableGradGuard on;
-    auto outs = fn(in);
-    std::vector<Tensor> wrt;
-    for (auto& t : in)
-      if (t.defined() && t.requires_grad()) wrt.push_back(t);
-    std::vector<Tensor> res;
-    for (auto& g : autograd::grad(outs, wrt, vs, true, true, true))
-      if (g.defined()) res.push_back(g);
-    return res;
-  };
-  return grad_ok(backward_fn, inputs);
-}
+Tensor F(const char* c, const char* k) { return nn_fixture(c, k); }
 }  // namespace
 
 TEST(Embedding, MatchesTorchWithPaddingIdx) {

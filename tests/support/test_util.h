@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "deepseek/autograd/engine.h"
 #include "deepseek/autograd/gradcheck.h"
+#include "deepseek/autograd/grad_mode.h"
 #include "deepseek/ops/ops.h"
 
 namespace deepseek::testing {
@@ -68,6 +70,31 @@ inline ::testing::AssertionResult grad_ok(const autograd::DiffFn& fn, const std:
   auto r = autograd::gradcheck(fn, in, o);
   if (r.ok) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << r.message;
+}
+
+// gradcheck of x -> vjp(fn)(x, v) for a fixed random v (double backward through
+// create_graph). Grad mode is forced on inside, since gradcheck evaluates under no_grad.
+inline ::testing::AssertionResult gradgrad_ok(const autograd::DiffFn& fn, const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> vs;
+  for (auto& o : fn(inputs)) vs.push_back(randn(o.sizes(), {DType::f64}));
+  autograd::DiffFn backward_fn = [&](const std::vector<Tensor>& in) {
+    autograd::EnableGradGuard on;
+    auto outs = fn(in);
+    std::vector<Tensor> wrt;
+    for (auto& t : in)
+      if (t.defined() && t.requires_grad()) wrt.push_back(t);
+    std::vector<Tensor> res;
+    for (auto& g : autograd::grad(outs, wrt, vs, true, true, true))
+      if (g.defined()) res.push_back(g);
+    return res;
+  };
+  return grad_ok(backward_fn, inputs);
+}
+
+// Tensor `key` of case `name` in tests/fixtures/nn.json (gen_nn.py).
+inline Tensor nn_fixture(const char* name, const char* key) {
+  static const nlohmann::json cases = load_fixture("nn.json").at("cases");
+  return tensor_from_json(cases.at(name).at(key));
 }
 
 // Expects fn() to throw deepseek::Error whose message contains "[op]".
