@@ -73,7 +73,7 @@ def run_torch(rows, threads, quick):
                 y = F.conv2d(x, w, padding=k // 2)
                 torch.autograd.grad([y], [x, w], [g])
 
-            out[name] = median_ms(step, 2 if quick else 3)
+            out[name] = median_ms(step, 2 if quick else 7)
     return out
 
 

@@ -117,7 +117,10 @@ void pack_b(int64_t kc, int64_t nc, int64_t p0, int64_t p1, const float* b, int6
 void kernel_6x16(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, float alpha, float beta) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int64_t r = 0; r < MR; ++r) _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+  for (int64_t r = 0; r < MR; ++r) {  // both cache lines of each row (rows need not be 64-byte aligned)
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + NR - 1), _MM_HINT_T0);
+  }
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k, ap += MR, bp += NR) {
     __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8), a;
