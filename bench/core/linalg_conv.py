@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/core/linalg_conv.py --build build-linalg [--threads 2] [--quick]
 
-Runs the C++ benchmark (our timings as JSON lines), then the same work in PyTorch, prints a
-table with ratio = reference time / our time (> 1: we are faster), and writes
+Runs the C++ benchmark (our timings as JSON lines), then the same work in PyTorch, for a few
+rounds in turn (--rounds), so both sides sample the same stretches of a shared machine's
+load; prints a table with ratio = the median over rounds of reference time / our time (> 1: we
+are faster), times and the peak as medians over rounds, and writes
 bench/results/core-cpu-linalg.json with the machine, commit, PyTorch's BLAS/oneDNN config and
 the oneDNN implementations our primitives picked (ONEDNN_VERBOSE, impl_info_str).
 """
@@ -102,14 +104,37 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int, default=None, help="ours-then-PyTorch rounds (default 3, --quick 1)")
     ap.add_argument("--exe", default=None, help="bench_linalg_conv binary (default: <build>/bin/)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "core-cpu-linalg.json"))
     a = ap.parse_args()
 
     load_before = os.getloadavg()[0]
-    rows, impls = run_ours(a.build, a.threads, a.quick, a.exe)
-    ref = run_torch(rows, a.threads, a.quick)
+    rounds = a.rounds or (1 if a.quick else 3)
+    runs = []  # (our rows, PyTorch times) per round
+    for _ in range(rounds):
+        rows, impls = run_ours(a.build, a.threads, a.quick, a.exe)
+        runs.append((rows, run_torch(rows, a.threads, a.quick)))
     import torch
+
+    def median(v):
+        v = sorted(v)
+        return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
+
+    # One row per benchmark: our time and GFLOP/s, the reference time and the ratio, each the
+    # median over rounds (the ratio of each round pairs runs taken close together).
+    rows, ref, round_ratios = [], {}, {}
+    for i, r in enumerate(runs[0][0]):
+        same = [rr[i] for rr, _ in runs]
+        m = dict(r)
+        if r["kind"] == "peak":
+            m["gflops"] = median([x["gflops"] for x in same])
+        else:
+            m["ms"] = median([x["ms"] for x in same])
+            m["gflops"] = median([x["gflops"] for x in same])
+            ref[r["name"]] = median([t[r["name"]] for _, t in runs])
+            round_ratios[r["name"]] = [round(t[r["name"]] / x["ms"], 4) for x, (_, t) in zip(same, runs)]
+        rows.append(m)
 
     peak = next((r["gflops"] for r in rows if r["kind"] == "peak"), None)
     results = []
@@ -122,11 +147,12 @@ def main():
                             "ratio": None})
             continue
         t = ref[r["name"]]
-        ratio = t / r["ms"]
+        ratio = median(round_ratios[r["name"]])
         pct = 100 * r["gflops"] / peak if peak else float("nan")
         print(f"{r['name']:44s} {r['ms']:8.2f}ms {t:8.2f}ms {ratio:7.3f} {r['gflops']:8.1f} {pct:5.1f}%")
         entry = {"name": r["name"], "ours": round(r["ms"], 4), "reference": round(t, 4), "unit": "ms",
-                 "ratio": round(ratio, 4), "ours_gflops": r["gflops"], "percent_of_peak": round(pct, 2)}
+                 "ratio": round(ratio, 4), "ratio_per_round": round_ratios[r["name"]], "ours_gflops": r["gflops"],
+                 "percent_of_peak": round(pct, 2)}
         for key in ("impl", "impl_fwd", "impl_bwd_data", "impl_bwd_weights"):
             if key in r:
                 entry[key] = r[key]
@@ -138,6 +164,7 @@ def main():
         "machine": machine(),
         "commit": git_commit(),
         "threads": a.threads,
+        "rounds": rounds,
         # Other processes on the machine skew both sides and above all the short peak probe;
         # a load average above the thread count means the figures are not clean.
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
