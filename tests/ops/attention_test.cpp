@@ -1,5 +1,6 @@
 // scaled_dot_product_attention: forward vs PyTorch (tests/fixtures/nn.json) with bool, float
 // and causal masks and a custom scale; gradcheck in f64; dropout reproducibility; bad inputs.
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -161,4 +162,17 @@ TEST(Attention, Tf32SplitIsExactAndRounded) {
   EXPECT_THROW(split(randn({3}, {DType::f64}), {0, 0, 1}), Error);
   EXPECT_THROW(split(randn({3}), {0, 2, 1}), Error);
   EXPECT_THROW(split(randn({3}), {0, 1}), Error);
+}
+
+// Empty batches and sequences: empty outputs (and gradients), no crash.
+TEST(Attention, EmptyBatchAndSequence) {
+  for (auto shapes : std::vector<std::array<Shape, 3>>{{Shape{0, 2, 5, 4}, Shape{0, 2, 6, 4}, Shape{0, 2, 6, 3}},
+                                                       {Shape{2, 3, 0, 4}, Shape{2, 3, 6, 4}, Shape{2, 3, 6, 3}}}) {
+    Tensor q = randn(shapes[0]).requires_grad_(), k = randn(shapes[1]).requires_grad_(), v = randn(shapes[2]).requires_grad_();
+    Tensor o = scaled_dot_product_attention(q, k, v, {}, 0.1);
+    EXPECT_EQ(o.sizes(), (Shape{shapes[0][0], shapes[0][1], shapes[0][2], 3}));
+    sum(o).backward();
+    EXPECT_EQ(q.grad().sizes(), q.sizes());
+    EXPECT_EQ(v.grad().sizes(), v.sizes());
+  }
 }

@@ -200,7 +200,7 @@ void forward_kernel(const std::vector<Tensor>& in4, std::vector<Tensor>& out, co
   const Tensor& v = in[2];
   // The output as (B, L, Ev): a view of out[0] when H is 1; else the product itself when one
   // chunk covers the batch, or a buffer the chunks fill; either is copied into out[0] at the end.
-  const bool one_chunk = g.chunk >= g.B;
+  const bool one_chunk = g.B > 0 && g.chunk >= g.B;
   Tensor out3 = g.H == 1 ? reshape(out[0], {g.B, g.L, v.sizes()[2]})
                 : one_chunk ? Tensor()
                             : Tensor::empty({g.B, g.L, v.sizes()[2]}, v.dtype(), v.device());
@@ -245,6 +245,12 @@ Grads backward(const BackwardContext& c) {
                            flash_attrs(g));
     return Grads{c.needs_grad[0] ? r[0] : Tensor(), c.needs_grad[1] ? r[1] : Tensor(),
                  c.needs_grad[2] ? r[2] : Tensor()};
+  }
+  if (g.B == 0) {  // an empty batch: empty gradients (there is no chunk to run)
+    Grads r(c.inputs.size());
+    for (size_t i = 0; i < c.inputs.size(); ++i)
+      if (c.needs_grad[i]) r[i] = zeros_like(c.inputs[i]);
+    return r;
   }
   const std::vector<Tensor> in = batched_inputs(c.inputs);
   const Tensor &q = in[0], &k = in[1], &v = in[2];
