@@ -186,6 +186,14 @@ TEST(Elementwise, IntegerSemantics) {
   EXPECT_EQ(exp(a).dtype(), DType::f32);
   EXPECT_EQ(neg(a).to_vector<int64_t>(), (std::vector<int64_t>{-7, 7, -2}));
   EXPECT_EQ(sum(ones({3}, {DType::b8})).item<int64_t>(), 3);
+  // Integer pow wraps on overflow, as PyTorch (torch.tensor([65536, 3, -2], dtype=torch.int32)
+  // ** 2 is [0, 9, 4]; 3 ** 40 in int16 is -6111); negative exponents give 1 / x truncated
+  // (PyTorch refuses them).
+  Tensor i32 = tensor_i64({65536, 3, -2}).to(DType::i32);
+  EXPECT_EQ(pow(i32, tensor_i64({2, 2, 2}).to(DType::i32)).to_vector<int64_t>(), (std::vector<int64_t>{0, 9, 4}));
+  Tensor i16 = tensor_i64({3}).to(DType::i16);
+  EXPECT_EQ(pow(i16, tensor_i64({40}).to(DType::i16)).to_vector<int64_t>(), (std::vector<int64_t>{-6111}));
+  EXPECT_EQ(pow(tensor_i64({1, -1, 2}), tensor_i64({-3, -3, -3})).to_vector<int64_t>(), (std::vector<int64_t>{1, -1, 0}));
 }
 
 TEST(Elementwise, BadInputsNameTheOp) {

@@ -1,6 +1,7 @@
 // Binary and ternary elementwise kernels. Inputs arrive already promoted to one dtype (the
 // op definitions insert casts), so each kernel is instantiated once per dtype.
 #include <cmath>
+#include <type_traits>
 
 #include "deepseek/backend/cpu/vec/vec.h"
 
@@ -51,11 +52,16 @@ void register_binary_kernels() {
   reg("div", arith([]<typename V>(const ops::Attrs&) { return [](V x, V y) { return x / y; }; }));
   reg("pow", arith([]<typename V>(const ops::Attrs&) {
     return [](V x, V y) {
-      if constexpr (std::is_integral_v<V>) {
+      if constexpr (std::is_same_v<V, bool>) {
+        return static_cast<V>(x || !y);
+      } else if constexpr (std::is_integral_v<V>) {
         if (y < 0) return static_cast<V>(x == 1 ? 1 : (x == -1 ? ((y & 1) ? -1 : 1) : 0));
-        V r = 1, b = x;
+        // Wraps on overflow, as PyTorch: the products in an unsigned type at least as wide
+        // as unsigned int (signed overflow, and unsigned short promoted to int, are undefined).
+        using U = std::conditional_t<(sizeof(V) < sizeof(unsigned)), unsigned, std::make_unsigned_t<V>>;
+        U r = 1, b = static_cast<U>(x);
         for (auto e = y; e > 0; e >>= 1) { if (e & 1) r *= b; b *= b; }
-        return r;
+        return static_cast<V>(r);
       } else {
         return static_cast<V>(std::pow(x, y));
       }
