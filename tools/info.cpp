@@ -4,13 +4,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "deepseek/backend/cpu/capability.h"
 #include "deepseek/core/parallel.h"
 #include "deepseek/ops/registry.h"
 #include "tools/command.h"
-
-namespace deepseek::cpu {
-const char* cpu_capability();
-}
 
 namespace {
 

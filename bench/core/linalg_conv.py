@@ -41,6 +41,10 @@ def run_ours(build, threads, quick, exe=None):
     return rows, impls
 
 
+def median(v):  # the upper median for an even count
+    return sorted(v)[len(v) // 2]
+
+
 def median_ms(fn, reps, warmup=1):
     for _ in range(warmup):
         fn()
@@ -49,8 +53,7 @@ def median_ms(fn, reps, warmup=1):
         t0 = time.perf_counter()
         fn()
         t.append((time.perf_counter() - t0) * 1e3)
-    t.sort()
-    return t[len(t) // 2]
+    return median(t)
 
 
 def run_torch(rows, threads, quick):
@@ -116,10 +119,6 @@ def main():
         rows, impls = run_ours(a.build, a.threads, a.quick, a.exe)
         runs.append((rows, run_torch(rows, a.threads, a.quick)))
     import torch
-
-    def median(v):
-        v = sorted(v)
-        return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
 
     # One row per benchmark: our time and GFLOP/s, the reference time and the ratio, each the
     # median over rounds (the ratio of each round pairs runs taken close together).

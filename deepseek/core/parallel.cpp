@@ -27,6 +27,8 @@ bool is_compute_thread() {
   return std::this_thread::get_id() == g_main_thread;
 }
 
+int usable_threads() { return omp_in_parallel() || !is_compute_thread() ? 1 : num_threads(); }
+
 ComputeThreadScope::ComputeThreadScope() : previous(is_compute_thread()) { tl_compute_override = 1; }
 ComputeThreadScope::~ComputeThreadScope() { tl_compute_override = previous ? 1 : 0; }
 
@@ -34,9 +36,9 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& f) {
   if (begin >= end) return;
   int64_t n = end - begin;
-  int threads = num_threads();
+  int threads = usable_threads();
   if (grain < 1) grain = 1;
-  if (threads <= 1 || n <= grain || omp_in_parallel() || !is_compute_thread()) {
+  if (threads <= 1 || n <= grain) {
     f(begin, end);
     return;
   }

@@ -12,6 +12,10 @@ int num_threads();
 void set_num_threads(int n);
 bool in_parallel_region();
 bool is_compute_thread();
+// Threads a parallel region started here may use: num_threads() on the compute thread outside
+// a parallel region, else 1 (the rule parallel_for follows; kernels with their own OpenMP
+// regions, as the CPU sgemm, ask it too).
+int usable_threads();
 
 // Marks the current thread as the compute thread for its lifetime (e.g. a worker process's
 // main loop that is not the process's first thread).

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "deepseek/autograd/grad_mode.h"
+#include "deepseek/core/memory_order.h"
 #include "deepseek/ir/scope.h"
 #include "deepseek/ops/defs/common.h"
 
@@ -32,24 +33,8 @@ bool same_geometry(const TensorImpl& a, const TensorImpl& b) {
 // The layout the dispatcher gives a fresh output (mirrors its allocation rule: elementwise
 // outputs follow the stride order of the first same-shaped dense non-contiguous input).
 Strides predicted_strides(const ops::OpCall& call, const ops::TensorMeta& m) {
-  if (call.def->kind == ops::OpKind::elementwise) {
-    for (auto& in : call.inputs) {
-      if (!in.defined() || in.sizes() != m.sizes || in.is_contiguous() ||
-          !in.is_non_overlapping_and_dense())
-        continue;
-      std::vector<int64_t> order(in.dim());
-      for (int64_t i = 0; i < in.dim(); ++i) order[i] = i;
-      std::stable_sort(order.begin(), order.end(),
-                       [&](int64_t a, int64_t b) { return in.strides()[a] > in.strides()[b]; });
-      Strides st(in.dim());
-      int64_t acc = 1;
-      for (int64_t k = in.dim() - 1; k >= 0; --k) {
-        st[order[k]] = acc;
-        acc *= std::max<int64_t>(m.sizes[order[k]], 1);
-      }
-      return st;
-    }
-  }
+  if (call.def->kind == ops::OpKind::elementwise)
+    if (auto st = strides_following(call.inputs, m.sizes)) return *st;
   return contiguous_strides(m.sizes);
 }
 

@@ -1,6 +1,7 @@
 #include "deepseek/ops/dispatcher.h"
 
 #include "deepseek/core/accelerator.h"
+#include "deepseek/core/memory_order.h"
 #include "deepseek/core/parallel.h"
 
 #include <algorithm>
@@ -41,25 +42,9 @@ Tensor allocate_like_inputs(const OpCall& call, const TensorMeta& m, size_t inde
       return Tensor::empty(m.sizes, m.dtype, m.device, call.def->output_layout(call.inputs, call.attrs, index));
     return Tensor::empty(m.sizes, m.dtype, m.device);
   }
-  {
-    for (auto& in : call.inputs) {
-      if (!in.defined() || in.sizes() != m.sizes || in.is_contiguous() ||
-          !in.is_non_overlapping_and_dense())
-        continue;
-      std::vector<int64_t> order(in.dim());
-      for (int64_t i = 0; i < in.dim(); ++i) order[i] = i;
-      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-        return in.strides()[a] > in.strides()[b];
-      });
-      Strides st(in.dim());
-      int64_t acc = 1;
-      for (int64_t k = in.dim() - 1; k >= 0; --k) {
-        st[order[k]] = acc;
-        acc *= std::max<int64_t>(m.sizes[order[k]], 1);
-      }
-      auto storage = std::make_shared<Storage>(numel(m.sizes) * itemsize(m.dtype), m.device);
-      return Tensor::make(storage, m.sizes, st, 0, m.dtype);
-    }
+  if (auto st = strides_following(call.inputs, m.sizes)) {
+    auto storage = std::make_shared<Storage>(numel(m.sizes) * itemsize(m.dtype), m.device);
+    return Tensor::make(storage, m.sizes, *st, 0, m.dtype);
   }
   return Tensor::empty(m.sizes, m.dtype, m.device);
 }

@@ -1,5 +1,6 @@
 // Registers the elementwise and reduction kernels of the best CPU capability available,
 // decided at load time from CPUID (never at build time).
+#include "deepseek/backend/cpu/capability.h"
 #include "deepseek/ops/registry.h"
 
 namespace deepseek::cpu {

@@ -15,13 +15,18 @@ namespace {
 constexpr int kRowsPerBlock = 8;  // warps
 constexpr int kGroups = 8;        // register path: up to 8 runs of 4 per lane, rows up to 1024
 
+// The row of this thread's warp: one warp per row, kRowsPerBlock rows per block.
+__device__ __forceinline__ int64_t warp_row() {
+  return static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+}
+
 // Rows of S <= 1024 keys, S a multiple of 4: each lane loads its runs of four with one vector
 // load each and keeps them in registers, so the row is read once and written once.
 __global__ void __launch_bounds__(kRowsPerBlock * 32) probs_kernel_regs(const float* __restrict__ s,
                                                                         float* __restrict__ probs,
                                                                         float* __restrict__ lse, AttentionProbsParams p) {
   const int lane = threadIdx.x & 31;
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int64_t r = warp_row();
   if (r >= p.rows) return;
   const int64_t i = r % p.L;
   const float4* x = reinterpret_cast<const float4*>(s + r * p.S);
@@ -73,7 +78,7 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32)
     probs_backward_kernel_regs(const float* __restrict__ s, const float* __restrict__ dp, const float* __restrict__ lse,
                                float* __restrict__ pd, float* __restrict__ ds, AttentionProbsParams p) {
   const int lane = threadIdx.x & 31;
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int64_t r = warp_row();
   if (r >= p.rows) return;
   const int64_t i = r % p.L, o = r * p.S;
   const float l = lse[r];
@@ -120,7 +125,7 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32) probs_kernel(const float* 
                                                                    float* __restrict__ probs, float* __restrict__ lse,
                                                                    AttentionProbsParams p) {
   const int lane = threadIdx.x & 31;
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int64_t r = warp_row();
   if (r >= p.rows) return;
   const int64_t i = r % p.L;
   const float* x = s + r * p.S;
@@ -153,7 +158,7 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32)
     probs_backward_kernel(const float* __restrict__ s, const float* __restrict__ dp, const float* __restrict__ lse,
                           float* __restrict__ pd, float* __restrict__ ds, AttentionProbsParams p) {
   const int lane = threadIdx.x & 31;
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int64_t r = warp_row();
   if (r >= p.rows) return;
   const int64_t i = r % p.L, o = r * p.S;
   const float l = lse[r];

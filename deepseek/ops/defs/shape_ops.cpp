@@ -3,6 +3,7 @@
 // composites over views, cat and expand (autograd and tracing for free).
 #include <numeric>
 
+#include "deepseek/core/memory_order.h"
 #include "deepseek/ops/defs/common.h"
 #include "deepseek/ops/defs/index_math.h"
 #include "deepseek/ops/raw_ops.h"
@@ -297,12 +298,7 @@ std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
   Attrs a;
   a.set("dim", dim);
   // A permuted dense input tells its memory order, for the gradient's layout (see backward).
-  if (!x.is_contiguous() && x.is_non_overlapping_and_dense()) {
-    std::vector<int64_t> order(x.dim());
-    for (int64_t i = 0; i < x.dim(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) { return x.strides()[p] > x.strides()[q]; });
-    a.set("memory_order", order);
-  }
+  if (!x.is_contiguous() && x.is_non_overlapping_and_dense()) a.set("memory_order", dims_by_stride(x.strides()));
   return ops::dispatch(op, {x}, a);
 }
 

@@ -1,4 +1,4 @@
-// f32 GEMM for AVX2+FMA (compiled with -mavx2 -mfma; called only when sgemm_available()).
+// f32 GEMM for AVX2+FMA (compiled with -mavx2 -mfma; called only when cpu_capability() is avx2).
 //
 // Goto/BLIS loop nest: for each NC-wide block of B and KC-deep slice of K, B is packed once
 // into NR-wide panels (shared by the threads, L3-resident); each thread packs MC-row blocks of
@@ -162,18 +162,12 @@ void kernel_edge(int64_t mr, int64_t nr, int64_t kc, const float* ap, const floa
 }
 
 int team_size(int64_t M, int64_t N, int64_t K) {
-  if (!is_compute_thread() || in_parallel_region()) return 1;
   // Below ~2^18 multiply-adds a product is over before a team would be worth waking.
   if (M * N * K < (int64_t{1} << 18)) return 1;
-  return std::max(1, num_threads());
+  return std::max(1, usable_threads());
 }
 
 }  // namespace
-
-bool sgemm_available() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-}
 
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t a_row, int64_t a_col,
            const float* b, int64_t b_row, int64_t b_col, float beta, float* c, int64_t ldc) {

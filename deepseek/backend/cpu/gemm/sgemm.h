@@ -9,9 +9,7 @@
 
 namespace deepseek::cpu::gemm {
 
-// Whether the running CPU has the instructions sgemm needs (AVX2 and FMA).
-bool sgemm_available();
-
+// Call only when cpu_capability() (backend/cpu/capability.h) is "avx2".
 // C[i, j] = alpha * sum_k A[i, k] B[k, j] + beta * C[i, j] for i < M, j < N. Element (i, k) of A
 // is at a[i * a_row + k * a_col], likewise for B; C is row-major with leading dimension ldc.
 // beta == 0 never reads C (it may hold NaN). Runs on our OpenMP threads when called from the

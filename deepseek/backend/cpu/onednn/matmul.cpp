@@ -11,6 +11,7 @@
 #include <string>
 #include <type_traits>
 
+#include "deepseek/backend/cpu/capability.h"
 #include "deepseek/backend/cpu/gemm/sgemm.h"
 #include "deepseek/backend/cpu/loops.h"
 #include "deepseek/backend/cpu/onednn/onednn.h"
@@ -202,7 +203,7 @@ Gemm f32_gemm(int64_t M, int64_t N, int64_t K) {
     const char* e = std::getenv("DEEPSEEK_CPU_SGEMM");
     std::string v = e ? e : "";
     if (v == "openblas") return Gemm::openblas;
-    if (v == "onednn" || !gemm::sgemm_available()) return Gemm::onednn;
+    if (v == "onednn" || std::string(cpu_capability()) != "avx2") return Gemm::onednn;
     return Gemm::ours;
   }();
   bool is_large = std::min({M, N, K}) >= 256 && M * N * K >= (int64_t{1} << 25);
