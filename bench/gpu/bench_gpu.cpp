@@ -374,9 +374,10 @@ int resnet18_fmnist(const Args& a) {
       std::make_shared<FM>(FM::Split::train, root),
       {.batch_size = batch, .shuffle = true, .drop_last = true, .num_workers = static_cast<int>(workers),
        .prefetch_factor = 4, .seed = 0,
-       .transform = data::compose({data::random_crop(28, 28, 4), data::random_horizontal_flip(), norm})});
+       .transform = data::compose({data::random_crop(28, 28, 4), data::random_horizontal_flip(), norm}),
+       .pin_memory = true});
   data::DataLoader test_data(std::make_shared<FM>(FM::Split::test, root),
-                             {.batch_size = 1000, .num_workers = 2, .transform = norm});
+                             {.batch_size = 1000, .num_workers = 2, .transform = norm, .pin_memory = true});
   models::ResNetConfig cfg;
   cfg.depth = 18;
   cfg.stem = "small";

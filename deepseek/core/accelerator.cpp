@@ -1,6 +1,7 @@
 #include "deepseek/core/accelerator.h"
 
 #include "deepseek/core/error.h"
+#include "deepseek/core/tensor.h"
 
 namespace deepseek {
 namespace {
@@ -23,6 +24,12 @@ void cuda_set_device(int index) {
 
 void cuda_synchronize(int index) {
   if (hooks().synchronize) hooks().synchronize(index);
+}
+
+Tensor pin_memory(const Tensor& cpu_tensor) {
+  DS_CHECK(cpu_tensor.defined() && cpu_tensor.device().is_cpu(), "pin_memory needs a CPU tensor, got ",
+           cpu_tensor.defined() ? cpu_tensor.device().str() : std::string("an undefined tensor"));
+  return cuda_is_available() && hooks().pin_memory ? hooks().pin_memory(cpu_tensor) : cpu_tensor;
 }
 
 namespace {

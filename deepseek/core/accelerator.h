@@ -8,10 +8,13 @@
 
 namespace deepseek {
 
+class Tensor;
+
 struct AcceleratorHooks {
   int (*device_count)() = nullptr;          // usable GPUs (0 without a driver or a device)
   void (*set_device)(int index) = nullptr;  // makes `index` current for this thread
   void (*synchronize)(int index) = nullptr; // waits for all work queued on the device
+  Tensor (*pin_memory)(const Tensor& cpu_tensor) = nullptr;  // a copy in page-locked memory
 };
 
 void install_accelerator_hooks(const AcceleratorHooks& hooks);
@@ -22,6 +25,10 @@ bool cuda_is_available();
 void cuda_set_device(int index);
 // Waits for the device's queued work; used where a host needs a finished result (timing).
 void cuda_synchronize(int index = 0);
+// A copy of a CPU tensor in page-locked memory, whose copies to a GPU run asynchronously (as
+// torch.Tensor.pin_memory). Without a CUDA device there is nothing to pin for: the tensor
+// itself is returned.
+Tensor pin_memory(const Tensor& cpu_tensor);
 
 // f32 matrix products on the GPU, as torch.set_float32_matmul_precision: "highest" (true f32,
 // the default) or "high" (TF32 tensor cores). Convolutions use TF32 by default, as PyTorch's

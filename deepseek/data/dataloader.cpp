@@ -1,5 +1,7 @@
 #include "deepseek/data/dataloader.h"
 
+#include "deepseek/core/accelerator.h"
+
 #include <condition_variable>
 #include <cstring>
 #include <exception>
@@ -100,6 +102,10 @@ Batch make_batch_from(const Dataset& ds, const DataLoaderOptions& o, const std::
     examples.push_back(std::move(e));
   }
   Batch batch = o.collate(std::move(examples));
+  if (o.pin_memory) {
+    if (batch.input.defined()) batch.input = pin_memory(batch.input);
+    if (batch.target.defined()) batch.target = pin_memory(batch.target);
+  }
   batch.indices.assign(order.begin() + begin, order.begin() + end);
   batch.epoch = epoch;
   batch.index = b;

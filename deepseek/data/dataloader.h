@@ -49,6 +49,9 @@ struct DataLoaderOptions {
   int64_t world_size = 1;
   Transform transform;     // applied to each example's input with its own Rng (optional)
   std::function<Batch(std::vector<Example>&&)> collate;  // default: default_collate
+  // As torch's pin_memory: batches are collated into page-locked memory (when a CUDA device is
+  // present), so their copies to the GPU run asynchronously instead of waiting for the GPU.
+  bool pin_memory = false;
 };
 
 class DataLoader {

@@ -1,4 +1,4 @@
-// Fused multi-tensor updates, as PyTorch's _fused_adamw_: one op updates many parameters and
+// Fused multi-tensor updates, as PyTorch's _fused_adamw_ and _fused_sgd_: one op updates many parameters and
 // their optimizer state in place, so a GPU step costs a few launches instead of a dozen per
 // parameter. Optimizers use them where a kernel exists (CUDA) and their op-by-op path elsewhere.
 #pragma once
@@ -21,6 +21,19 @@ void fused_adam_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
                  const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
                  const std::vector<double>& steps, const AdamStepArgs& args);
 bool has_fused_adam(Device device);
+
+struct SgdStepArgs {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, maximize;
+};
+
+// For each i: the SGD update of params[i] with grads[i] (torch.optim.SGD). With a momentum,
+// momentum_buffers[i] is updated in place, and set to the gradient where first[i] is true
+// (the parameter's first step); without one, momentum_buffers is empty.
+void fused_sgd_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                const std::vector<Tensor>& momentum_buffers, const std::vector<int64_t>& first,
+                const SgdStepArgs& args);
+bool has_fused_sgd(Device device);
 
 // t can be updated with p as flat arrays: one shape, both dense (row-major or channels_last),
 // with equal strides wherever a dim has more than one element.

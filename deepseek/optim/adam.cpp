@@ -92,22 +92,10 @@ void Adam::update(ParamGroup& g) {
 // On a device with a fused kernel (CUDA), f32/f64 groups without amsgrad update every
 // parameter in a few launches. Same formulas, so results agree with the path above to rounding.
 bool Adam::fused_update(ParamGroup& g) {
-  if (g.flag("amsgrad") || g.params.empty()) return false;
-  Device dev = g.params[0].device();
-  if (!has_fused_adam(dev)) return false;
+  if (g.flag("amsgrad") || g.params.empty() || !has_fused_adam(g.params[0].device())) return false;
   std::vector<Tensor> ps, grads, ms, vs;
   std::vector<double> steps;
-  for (auto& p : g.params) {
-    Tensor grad = p.grad();
-    if (!grad.defined()) continue;
-    // Dense parameters in any layout (channels_last conv weights): the kernel reads p, its
-    // gradient and moments as flat arrays in one order, so they must share p's strides.
-    if (p.device() != dev || (p.dtype() != DType::f32 && p.dtype() != DType::f64) || grad.dtype() != p.dtype() ||
-        !(p.is_contiguous() || p.is_contiguous(MemoryFormat::channels_last)))
-      return false;
-    ps.push_back(p);
-    grads.push_back(same_flat_layout(p, grad) ? grad : contiguous(grad, suggest_memory_format(p)));
-  }
+  if (!fusable(g, ps, grads)) return false;
   for (auto& p : ps) {  // a layout changed after the moments were made: the op-by-op path takes it
     ParamState& st = moments(p);
     if (!same_flat_layout(p, st.tensors["exp_avg"]) || !same_flat_layout(p, st.tensors["exp_avg_sq"])) return false;

@@ -4,6 +4,7 @@
 
 #include "deepseek/autograd/grad_mode.h"
 #include "deepseek/core/error.h"
+#include "deepseek/ops/fused.h"
 
 namespace deepseek::optim {
 
@@ -57,6 +58,21 @@ Tensor Optimizer::step(const std::function<Tensor()>& closure) {
   autograd::NoGradGuard ng;
   for (auto& g : groups_) update(g);
   return loss;
+}
+
+bool Optimizer::fusable(const ParamGroup& g, std::vector<Tensor>& params, std::vector<Tensor>& grads) {
+  if (g.params.empty()) return false;
+  const Device dev = g.params[0].device();
+  for (auto& p : g.params) {
+    Tensor grad = p.grad();
+    if (!grad.defined()) continue;
+    if (p.device() != dev || (p.dtype() != DType::f32 && p.dtype() != DType::f64) || grad.dtype() != p.dtype() ||
+        !(p.is_contiguous() || p.is_contiguous(MemoryFormat::channels_last)))
+      return false;
+    params.push_back(p);
+    grads.push_back(same_flat_layout(p, grad) ? grad : contiguous(grad, suggest_memory_format(p)));
+  }
+  return true;
 }
 
 void Optimizer::zero_grad(bool set_to_none) {

@@ -72,6 +72,12 @@ class Optimizer {
   Optimizer(std::string type, std::vector<ParamGroup> groups, Options defaults);
   // Updates the parameters of one group; runs under NoGradGuard.
   virtual void update(ParamGroup& group) = 0;
+  // For a fused multi-tensor kernel: the group's parameters that have a gradient, and those
+  // gradients in their parameter's layout (the kernels read both as flat arrays in one order).
+  // False when one of them does not fit a kernel (another device than the first parameter's,
+  // a dtype other than f32/f64, a layout other than dense or channels_last): the optimizer's
+  // op-by-op path takes the group.
+  static bool fusable(const ParamGroup& group, std::vector<Tensor>& params, std::vector<Tensor>& grads);
 
  private:
   std::string type_;

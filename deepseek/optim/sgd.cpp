@@ -1,6 +1,7 @@
 #include "deepseek/optim/sgd.h"
 
 #include "deepseek/core/error.h"
+#include "deepseek/ops/fused.h"
 
 namespace deepseek::optim {
 
@@ -30,6 +31,7 @@ void SGD::update(ParamGroup& g) {
   const bool nesterov = g.flag("nesterov"), maximize = g.flag("maximize");
   DS_CHECK(!nesterov || (momentum > 0 && dampening == 0),
            "[SGD] Nesterov momentum requires a momentum and zero dampening");
+  if (fused_update(g)) return;
   for (auto& p : g.params) {
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
@@ -50,6 +52,36 @@ void SGD::update(ParamGroup& g) {
     }
     p.add_(grad, -lr);
   }
+}
+
+// On a device with a fused kernel (CUDA), a group of dense f32/f64 parameters is updated in a
+// few launches (PyTorch's foreach/fused paths) instead of five per parameter. Same formulas,
+// so results agree with the path above to rounding.
+bool SGD::fused_update(ParamGroup& g) {
+  if (g.params.empty() || !has_fused_sgd(g.params[0].device())) return false;
+  const double momentum = g.get("momentum");
+  std::vector<Tensor> ps, grads, bufs;
+  std::vector<int64_t> first;
+  if (!fusable(g, ps, grads)) return false;
+  if (momentum != 0) {
+    for (auto& p : ps) {  // a buffer in another layout than its parameter: the op-by-op path takes it
+      auto& t = state(p).tensors;
+      auto it = t.find("momentum_buffer");
+      if (it != t.end() && !same_flat_layout(p, it->second)) return false;
+    }
+    for (auto& p : ps) {
+      auto& t = state(p).tensors;
+      auto it = t.find("momentum_buffer");
+      first.push_back(it == t.end());
+      if (it == t.end())  // written with the gradient by the kernel
+        it = t.emplace("momentum_buffer", contiguous(empty_like(p), suggest_memory_format(p)).detach()).first;
+      bufs.push_back(it->second);
+    }
+  }
+  fused_sgd_(ps, grads, bufs, first,
+             {g.get("lr"), momentum, g.get("dampening"), g.get("weight_decay"), g.flag("nesterov"),
+              g.flag("maximize")});
+  return true;
 }
 
 }  // namespace deepseek::optim

@@ -22,6 +22,9 @@ class SGD : public Optimizer {
 
  protected:
   void update(ParamGroup& group) override;
+
+ private:
+  bool fused_update(ParamGroup& group);  // false: the op-by-op path runs
 };
 
 }  // namespace deepseek::optim

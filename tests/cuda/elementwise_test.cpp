@@ -138,6 +138,20 @@ TEST(CudaElementwise, BinaryBroadcastAndCompare) {
                           {arange(0, 12, 1, {DType::i32}), rnd({12})});
 }
 
+// Integer pow wraps on overflow as on the CPU (and PyTorch): 65536^2 in int32 is 0, 3^40 in
+// int16 is -6111; negative exponents truncate 1 / x; bool is x || !y.
+TEST(CudaElementwise, IntegerPowWrapsAsCpu) {
+  DS_REQUIRE_CUDA();
+  auto p = [](auto& in) { return std::vector<Tensor>{pow(in[0], in[1])}; };
+  expect_cuda_matches_cpu(p, {tensor_i64({65536, 3, -2, 1, -1, 2}).to(DType::i32),
+                              tensor_i64({2, 2, 2, -3, -3, -3}).to(DType::i32)});
+  expect_cuda_matches_cpu(p, {tensor_i64({3, -3}).to(DType::i16), tensor_i64({40, 41}).to(DType::i16)});
+  expect_cuda_matches_cpu(p, {tensor_i64({3, 7}), tensor_i64({45, 63})});
+  EXPECT_EQ(pow(tensor_i64({3}).to(DType::i16).to(kCuda), tensor_i64({40}).to(DType::i16).to(kCuda))
+                .to(kCPU).to_vector<int64_t>(),
+            (std::vector<int64_t>{-6111}));
+}
+
 TEST(CudaElementwise, GradientsMatchCpu) {
   DS_REQUIRE_CUDA();
   expect_cuda_grads_match_cpu([](auto& in) { return mul(tanh(in[0]), sigmoid(add(in[1], in[0]))); },
@@ -178,6 +192,9 @@ TEST(CudaDevice, PinnedCopiesAndStreams) {
   Tensor dev = pinned.to(kCuda);
   pinned = Tensor();  // dropped while the copy may still be in flight
   EXPECT_TRUE(close(dev.to(kCPU), host, 0, 0));
+
+  // The public pin_memory (what DataLoader's pin_memory option calls) pins through the hook.
+  EXPECT_TRUE(cuda::is_pinned(pin_memory(host)));
 
   // The side stream outlives every block allocated on it (a block is freed on its stream).
   static cudaStream_t side = [] {

@@ -114,6 +114,7 @@ TEST(CudaAutocast, LowerPrecisionForProductsF32ForReductions) {
 }  // namespace deepseek::testing
 
 #include "deepseek/optim/adam.h"
+#include "deepseek/optim/sgd.h"
 
 namespace deepseek::testing {
 namespace {
@@ -151,6 +152,42 @@ TEST(CudaOptim, FusedAdamWMatchesCpu) {
     }
     for (size_t i = 0; i < cpu_params.size(); ++i)
       EXPECT_TRUE(close(gpu_params[i].detach().to(kCPU), cpu_params[i].detach(), 1e-5, 1e-6)) << i;
+  }
+}
+
+// The fused multi-tensor SGD on CUDA follows the op-by-op CPU path: Nesterov with weight decay,
+// dampened momentum, maximize, and no momentum; a channels_last weight keeps its layout.
+TEST(CudaOptim, FusedSgdMatchesCpu) {
+  DS_REQUIRE_CUDA();
+  manual_seed(3);
+  std::vector<optim::SGDOptions> cases{{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true},
+                                       {.lr = 0.05, .momentum = 0.8, .dampening = 0.3},
+                                       {.lr = 0.05, .momentum = 0.5, .maximize = true},
+                                       {.lr = 0.2, .weight_decay = 0.1}};
+  for (size_t c = 0; c < cases.size(); ++c) {
+    SCOPED_TRACE(c);
+    std::vector<Tensor> cpu_params, gpu_params;
+    for (Shape s : std::vector<Shape>{{7, 5}, {100003}, {3}, {8, 3, 3, 3}}) {
+      Tensor p = randn(s);
+      cpu_params.push_back(p.clone().requires_grad_());
+      Tensor g = p.to(kCuda);
+      if (s.size() == 4) g = g.contiguous(MemoryFormat::channels_last);
+      gpu_params.push_back(g.requires_grad_());
+    }
+    optim::SGD oc(cpu_params, cases[c]), og(gpu_params, cases[c]);
+    for (int step = 0; step < 4; ++step) {
+      for (size_t i = 0; i < cpu_params.size(); ++i) {
+        Tensor g = randn(cpu_params[i].sizes());
+        cpu_params[i].set_grad(g);
+        gpu_params[i].set_grad(g.to(kCuda));
+      }
+      oc.step();
+      og.step();
+    }
+    for (size_t i = 0; i < cpu_params.size(); ++i) {
+      EXPECT_TRUE(close(gpu_params[i].detach().to(kCPU), cpu_params[i].detach(), 1e-5, 1e-6)) << i;
+      EXPECT_EQ(gpu_params[i].dim() == 4, gpu_params[i].is_contiguous(MemoryFormat::channels_last)) << i;
+    }
   }
 }
 

@@ -128,6 +128,18 @@ TEST(DataLoader, WorkersGiveIdenticalBatchesIncludingAugmentation) {
   EXPECT_NE(run_epoch(serial, 0), run_epoch(serial, 1));
 }
 
+// pin_memory changes where batches live, never what they hold (on a machine without a GPU
+// there is nothing to pin for and the batches are the ordinary ones).
+TEST(DataLoader, PinMemoryKeepsTheBatches) {
+  auto ds = toy(50);
+  DataLoaderOptions o{.batch_size = 16, .shuffle = true, .num_workers = 2, .seed = 3, .transform = augment()};
+  DataLoader plain(ds, o);
+  o.pin_memory = true;
+  DataLoader pinned(ds, o);
+  EXPECT_EQ(run_epoch(plain, 1), run_epoch(pinned, 1));
+  for (Batch& b : pinned) EXPECT_TRUE(b.input.device().is_cpu() && b.target.device().is_cpu());
+}
+
 // Resuming at (epoch, batch) gives the same remaining batches as an uninterrupted epoch.
 TEST(DataLoader, ResumeMidEpoch) {
   auto ds = toy(50);

@@ -2,7 +2,10 @@
 // engine of index_common.cuh (scatter, scatter_add, index_add and index_put use it too).
 // Items are stably radix-sorted by destination, then the first thread of each destination walks
 // its items in their original order: no atomics, results identical run to run and equal to the
-// CPU kernels' (same order, same rounding).
+// CPU kernels' (same order, same rounding). Opmath sums (embedding_backward) split destinations
+// with more than kPiece items into pieces summed in parallel first (BERT's token types send
+// all 16k positions to one row: walked by one thread per column, that took 8 ms), so long
+// segments add in a fixed but different order than the CPU's; shorter ones are unchanged.
 #include <cub/device/device_radix_sort.cuh>
 
 #include "deepseek/backend/cuda/index_common.cuh"
@@ -27,10 +30,33 @@ __device__ __forceinline__ T add_rounded(T a, T b) {
   else return cvt<T>(cvt<opmath<T>>(a) + cvt<opmath<T>>(b));
 }
 
+// Opmath sums: the sum of piece k (items [k kPiece, (k + 1) kPiece) that continue the destination
+// of item k kPiece - 1) for each (outer o, inner j), where a piece starts inside a destination.
+constexpr int64_t kPiece = 128;
+
+template <typename T>
+__global__ void piece_sums_kernel(opmath<T>* __restrict__ partials, const T* __restrict__ src,
+                                  const int64_t* __restrict__ keys, const int64_t* __restrict__ vals, int64_t n,
+                                  SegmentSpec s, int64_t total) {
+  int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += step) {
+    int64_t j = t % s.inner, rest = t / s.inner;
+    int64_t o = rest % s.outer, k = rest / s.outer;
+    int64_t p = k * kPiece;
+    if (p == 0 || p >= n || keys[p - 1] != keys[p]) continue;
+    int64_t key = keys[p];
+    const T* sp = src + o * s.src_outer + j * s.src_inner;
+    opmath<T> acc = 0;
+    for (int64_t q = p; q < n && q < p + kPiece && keys[q] == key; ++q) acc += cvt<opmath<T>>(sp[vals[q]]);
+    partials[t] = acc;
+  }
+}
+
 // One thread per (item p, outer o, inner j); only the first item of each destination works.
 template <typename T>
 __global__ void segment_kernel(T* __restrict__ dst, const T* __restrict__ src, const int64_t* __restrict__ keys,
-                               const int64_t* __restrict__ vals, int64_t n, SegmentSpec s, int64_t total) {
+                               const int64_t* __restrict__ vals, int64_t n, SegmentSpec s, int64_t total,
+                               const opmath<T>* __restrict__ partials) {
   int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += step) {
     int64_t j = t % s.inner, rest = t / s.inner;
@@ -43,6 +69,15 @@ __global__ void segment_kernel(T* __restrict__ dst, const T* __restrict__ src, c
       int64_t q = p;
       while (q + 1 < n && keys[q + 1] == key) ++q;
       *d = sp[vals[q]];
+    } else if (s.mode == SegmentMode::sum_opmath && partials) {
+      if constexpr (std::is_floating_point_v<opmath<T>>) {
+        // Items up to the next piece boundary, then the pieces' partial sums, in order.
+        opmath<T> acc = cvt<opmath<T>>(*d);
+        int64_t q = p;
+        for (; q < n && keys[q] == key && (q == p || q % kPiece != 0); ++q) acc += cvt<opmath<T>>(sp[vals[q]]);
+        for (; q < n && keys[q] == key; q += kPiece) acc += partials[((q / kPiece) * s.outer + o) * s.inner + j];
+        *d = cvt<T>(acc);
+      }
     } else if (s.mode == SegmentMode::sum_rounded) {
       T acc = *d;
       for (int64_t q = p; q < n && keys[q] == key; ++q) acc = add_rounded(acc, sp[vals[q]]);
@@ -103,9 +138,24 @@ void sorted_segment_apply(const Tensor& dst, const Tensor& src, Tensor keys, Ten
   }
   visit_cuda_dtype(dst.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
+    auto* k = static_cast<const int64_t*>(keys.raw_data());
+    auto* v = static_cast<const int64_t*>(vals.raw_data());
+    const opmath<T>* partials = nullptr;
+    Tensor piece_buf;
+    if constexpr (std::is_floating_point_v<opmath<T>>) {  // embedding_backward's dtypes
+      const int64_t pieces = (n + kPiece - 1) / kPiece;
+      if (spec.mode == SegmentMode::sum_opmath && pieces > 1) {  // at most 1/kPiece of the items' size
+        const int64_t ptotal = pieces * spec.outer * spec.inner;
+        piece_buf = empty_cuda({ptotal}, std::is_same_v<opmath<T>, double> ? DType::f64 : DType::f32, dev);
+        piece_sums_kernel<T><<<blocks_for(ptotal, kThreads), kThreads, 0, stream>>>(
+            static_cast<opmath<T>*>(piece_buf.raw_data()), static_cast<const T*>(src.raw_data()), k, v, n, spec,
+            ptotal);
+        DS_CUDA_LAUNCH_CHECK();
+        partials = static_cast<const opmath<T>*>(piece_buf.raw_data());
+      }
+    }
     segment_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, stream>>>(
-        static_cast<T*>(dst.raw_data()), static_cast<const T*>(src.raw_data()),
-        static_cast<const int64_t*>(keys.raw_data()), static_cast<const int64_t*>(vals.raw_data()), n, spec, total);
+        static_cast<T*>(dst.raw_data()), static_cast<const T*>(src.raw_data()), k, v, n, spec, total, partials);
   });
   DS_CUDA_LAUNCH_CHECK();
 }
@@ -146,7 +196,7 @@ void embedding_backward_op(const std::vector<Tensor>& in, std::vector<Tensor>& o
   const Tensor& y = out[0];
   int64_t rows = y.sizes()[0], d = y.sizes()[1], n = idx.numel();
   auto pad = a.optional_int("padding_idx");
-  check_index_range(idx, 0, rows, range_message("embedding_backward", rows));
+  if (!a.get<int64_t>("indices_checked", 0)) check_index_range(idx, 0, rows, range_message("embedding_backward", rows));
   DS_CHECK(y.is_contiguous(), "[embedding_backward] expects a fresh output");
   if (y.numel() == 0) return;
   DeviceGuard g(y.device().index);

@@ -1,5 +1,5 @@
-// Fused multi-tensor Adam/AdamW (the `fused_adam` op): one launch updates up to kChunk
-// parameters with their moments, in the same order of operations as the op-by-op path.
+// Fused multi-tensor optimizers (the `fused_adam` and `fused_sgd` ops): one launch updates up
+// to kChunk parameters with their state, in the same order of operations as the op-by-op path.
 #include "deepseek/backend/cuda/device/loops.cuh"
 
 namespace deepseek::cuda {
@@ -83,6 +83,82 @@ void run(const std::vector<Tensor>& in, const ops::Attrs& a) {
   }
 }
 
+template <typename T>
+struct SgdChunk {
+  T* p[kChunk];
+  const T* g[kChunk];
+  T* buf[kChunk];  // null without a momentum
+  int64_t n[kChunk];
+  bool first[kChunk];  // the buffer starts as the gradient
+};
+
+template <typename T>
+struct SgdConsts {
+  T lr, momentum, one_minus_dampening, wd;
+  bool nesterov, maximize, has_wd;
+};
+
+// As optim/sgd.cpp: grad (+ wd p); buf = m buf + (1 - dampening) grad (the gradient at the first
+// step); grad = nesterov ? grad + m buf : buf; p += -lr grad.
+template <typename T>
+__global__ void fused_sgd_kernel(SgdChunk<T> c, SgdConsts<T> k) {
+  int t = blockIdx.y;
+  int64_t n = c.n[t];
+  T* __restrict__ p = c.p[t];
+  const T* __restrict__ g = c.g[t];
+  T* __restrict__ buf = c.buf[t];
+  const bool first = c.first[t];
+  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    T grad = k.maximize ? -g[i] : g[i];
+    T param = p[i];
+    if (k.has_wd) grad = grad + k.wd * param;
+    if (buf) {
+      T b = first ? grad : buf[i] * k.momentum + k.one_minus_dampening * grad;
+      buf[i] = b;
+      grad = k.nesterov ? grad + k.momentum * b : b;
+    }
+    p[i] = param + -k.lr * grad;
+  }
+}
+
+template <typename T>
+void run_sgd(const std::vector<Tensor>& in, const ops::Attrs& a) {
+  const double momentum = a.get<double>("momentum"), wd = a.get<double>("weight_decay");
+  const size_t lists = momentum != 0 ? 3 : 2, n = in.size() / lists;
+  const auto first = momentum != 0 ? a.get<std::vector<int64_t>>("first") : std::vector<int64_t>(n, 0);
+  SgdConsts<T> k{static_cast<T>(a.get<double>("lr")), static_cast<T>(momentum),
+                 static_cast<T>(1 - a.get<double>("dampening")), static_cast<T>(wd),
+                 a.get<int64_t>("nesterov") != 0, a.get<int64_t>("maximize") != 0, wd != 0};
+  cudaStream_t stream = current_stream(in[0].device().index);
+  for (size_t begin = 0; begin < n; begin += kChunk) {
+    SgdChunk<T> c{};
+    int count = 0;
+    int64_t largest = 1;
+    for (size_t i = begin; i < n && count < kChunk; ++i, ++count) {
+      DS_CHECK(in[n + i].dtype() == in[i].dtype(), "[fused_sgd] gradient ", i, " has dtype ",
+               dtype_name(in[n + i].dtype()), ", parameter has ", dtype_name(in[i].dtype()));
+      c.p[count] = static_cast<T*>(in[i].raw_data());
+      c.g[count] = static_cast<const T*>(in[n + i].raw_data());
+      c.buf[count] = lists == 3 ? static_cast<T*>(in[2 * n + i].raw_data()) : nullptr;
+      c.n[count] = in[i].numel();
+      c.first[count] = first[i] != 0;
+      largest = std::max(largest, c.n[count]);
+    }
+    dim3 grid(blocks_for(largest, kThreads, 1024), count);
+    fused_sgd_kernel<T><<<grid, kThreads, 0, stream>>>(c, k);
+    DS_CUDA_LAUNCH_CHECK();
+  }
+}
+
+void fused_sgd(const std::vector<Tensor>& in, std::vector<Tensor>&, const ops::Attrs& a) {
+  switch (in[0].dtype()) {
+    case DType::f32: return run_sgd<float>(in, a);
+    case DType::f64: return run_sgd<double>(in, a);
+    default: DS_THROW("[fused_sgd] on CUDA supports f32 and f64 parameters, got ", dtype_name(in[0].dtype()));
+  }
+}
+
 void fused_adam(const std::vector<Tensor>& in, std::vector<Tensor>&, const ops::Attrs& a) {
   switch (in[0].dtype()) {
     case DType::f32: return run<float>(in, a);
@@ -91,7 +167,10 @@ void fused_adam(const std::vector<Tensor>& in, std::vector<Tensor>&, const ops::
   }
 }
 
-void register_optim_kernels() { register_cuda_kernel("fused_adam", fused_adam); }
+void register_optim_kernels() {
+  register_cuda_kernel("fused_adam", fused_adam);
+  register_cuda_kernel("fused_sgd", fused_sgd);
+}
 
 }  // namespace
 }  // namespace deepseek::cuda

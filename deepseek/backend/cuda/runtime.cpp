@@ -98,6 +98,7 @@ struct InstallHooks {
     h.device_count = &device_count;
     h.set_device = &set_device;
     h.synchronize = &synchronize;
+    h.pin_memory = &cuda::pin_memory;
     install_accelerator_hooks(h);
   }
 } install_hooks;

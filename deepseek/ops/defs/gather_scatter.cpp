@@ -39,8 +39,14 @@ void define() {
     // A broadcast zero: scatter_add's kernel then only writes its output's zeros instead of
     // reading a materialized zeros tensor (a large share of cross-entropy's backward).
     const Shape& xs = c.input_meta[0].sizes;
+    // The forward range-checked the saved index: `indices_checked` spares a GPU kernel the
+    // second check, which would wait for the device.
+    static const auto scatter_add_op = ops::op_id("scatter_add");
     Tensor z = expand(zeros(Shape(xs.size(), 1), {c.grads[0].dtype(), c.grads[0].device()}), xs);
-    return Grads{scatter_add(z, c.attrs.get<int64_t>("dim"), c.inputs[1], c.grads[0]), Tensor()};
+    Attrs a = Attrs()
+                  .set("dim", ops::AttrValue(c.attrs.get<int64_t>("dim")))
+                  .set("indices_checked", ops::AttrValue(int64_t{1}));
+    return Grads{ops::dispatch1(scatter_add_op, {z, c.inputs[1], c.grads[0]}, a), Tensor()};
   };
 
   for (const char* n : {"scatter", "scatter_add"}) {

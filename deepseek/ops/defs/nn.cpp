@@ -21,12 +21,16 @@ void check_indices(const Tensor& idx, const char* op) {
 
 std::optional<int64_t> padding_attr(const Attrs& a) { return a.optional_int("padding_idx"); }
 
+// From embedding's backward rule the indices were range-checked by the forward (a saved input
+// cannot change unnoticed), so `indices_checked` lets a GPU kernel skip a second check, which
+// would wait for the device.
 Tensor embedding_backward(const Tensor& grad, const Tensor& indices, int64_t num_weights,
-                          std::optional<int64_t> padding_idx) {
+                          std::optional<int64_t> padding_idx, bool indices_checked = false) {
   static const auto op = ops::op_id("embedding_backward");
   Attrs a;
   a.set("num_weights", AV(num_weights));
   a.set("padding_idx", padding_idx);
+  if (indices_checked) a.set("indices_checked", AV(int64_t{1}));
   return ops::dispatch1(op, {grad, indices}, a);
 }
 
@@ -57,7 +61,7 @@ void define() {
   e.channels.links = {{0, 1, -1}};
   e.backward = [](const BackwardContext& c) {
     return Grads{embedding_backward(c.grads[0], c.inputs[1], c.input_meta[0].sizes[0],
-                                    padding_attr(c.attrs)),
+                                    padding_attr(c.attrs), true),
                  Tensor()};
   };
 

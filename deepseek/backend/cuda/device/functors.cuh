@@ -147,14 +147,19 @@ struct Div {
 };
 struct Pow {
   template <typename V> __device__ V operator()(V x, V y) const {
-    if constexpr (std::is_integral_v<V>) {
+    if constexpr (std::is_same_v<V, bool>) {
+      return x || !y;
+    } else if constexpr (std::is_integral_v<V>) {
       if (y < 0) return static_cast<V>(x == 1 ? 1 : (x == -1 ? ((y & 1) ? -1 : 1) : 0));
-      V r = 1, b = x;
+      // Wraps on overflow, as PyTorch and the CPU kernel: the products in an unsigned type at
+      // least as wide as unsigned int (signed overflow is undefined).
+      using U = std::conditional_t<(sizeof(V) < sizeof(unsigned)), unsigned, std::make_unsigned_t<V>>;
+      U r = 1, b = static_cast<U>(x);
       for (auto e = y; e > 0; e >>= 1) {
         if (e & 1) r *= b;
         b *= b;
       }
-      return r;
+      return static_cast<V>(r);
     } else {
       return pow(x, y);
     }
