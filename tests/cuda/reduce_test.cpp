@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "deepseek/autograd/engine.h"
+#include "deepseek/ops/autocast.h"
 #include "tests/cuda/compare_util.h"
 
 namespace deepseek::testing {
@@ -299,6 +301,47 @@ TEST(CudaSoftmax, Gradients) {
   expect_cuda_grads_match_cpu([](auto& in) { return log_softmax(in[0], 1); }, {z}, 1e-4, 1e-5);
   expect_cuda_grads_match_cpu([](auto& in) { return softmax(in[0], 1); }, {z}, 1e-4, 1e-5);
   expect_cuda_grads_match_cpu([](auto& in) { return softmax(in[0], 0); }, {y});
+}
+
+// cross_entropy over 2-D logits takes the fused softmax_cross_entropy op on CUDA; the CPU runs
+// the composite (log_softmax, gather). Reductions, ignored targets, rows at every alignment,
+// i32 targets, half logits (read as they are, computed in f32), double backward, bad targets.
+TEST(CudaSoftmax, FusedCrossEntropyMatchesTheComposite) {
+  DS_REQUIRE_CUDA();
+  manual_seed(5);
+  Tensor x = mul(randn({37, 1027}), 3.0);
+  Tensor t = randint(0, 1027, {37});
+  t = where(lt(rand({37}), 0.2), full({37}, Scalar(int64_t{-100}), {DType::i64}), t);
+  for (const char* red : {"mean", "sum", "none"}) {
+    SCOPED_TRACE(red);
+    expect_cuda_grads_match_cpu([red](auto& in) { return cross_entropy(in[0], in[1], {}, -100, red); }, {x, t},
+                                1e-5, 1e-5);
+  }
+  expect_cuda_grads_match_cpu([](auto& in) { return cross_entropy(in[0], in[1], {}, 3); },
+                              {randn({9, 40}, {DType::f64}), randint(0, 40, {9}).to(DType::i32)});
+  // f32 logits: the forward is the composite's to rounding; bf16 logits: the loss in bf16 as
+  // the composite's (which rounds the log-probabilities to bf16 first), f32 under autocast.
+  Tensor xb = x.to(DType::bf16);
+  Tensor lb = cross_entropy(xb.to(kCuda), t.to(kCuda));
+  EXPECT_EQ(lb.dtype(), DType::bf16);
+  EXPECT_NEAR(lb.to(kCPU).to(DType::f32).item<float>(), cross_entropy(xb.to(DType::f32), t).item<float>(), 0.1);
+  {
+    AutocastGuard ac(DeviceType::cuda, DType::bf16);
+    Tensor la = cross_entropy(xb.to(kCuda), t.to(kCuda));
+    EXPECT_EQ(la.dtype(), DType::f32);
+    EXPECT_NEAR(la.to(kCPU).item<float>(), cross_entropy(xb.to(DType::f32), t).item<float>(), 1e-4);
+  }
+  // Double backward (create_graph) goes through the composite gradient.
+  auto gradgrad = [](const Tensor& xs, const Tensor& ts) {
+    Tensor v = xs.detach().requires_grad_();
+    Tensor g = autograd::grad({cross_entropy(v, ts)}, {v}, {}, false, true)[0];
+    return autograd::grad({sum(mul(g, g))}, {v})[0];
+  };
+  Tensor small = randn({4, 7}), st = tensor_i64({1, -100, 6, 0});
+  EXPECT_TRUE(close(gradgrad(small.to(kCuda), st.to(kCuda)).to(kCPU), gradgrad(small, st), 1e-4, 1e-6));
+  // A bad target is an Error naming cross_entropy.
+  EXPECT_OP_ERROR("cross_entropy", cross_entropy(x.to(kCuda), full({37}, Scalar(int64_t{1027}), {DType::i64}).to(kCuda)));
+  EXPECT_OP_ERROR("cross_entropy", cross_entropy(x.to(kCuda), full({37}, Scalar(int64_t{-3}), {DType::i64}).to(kCuda)));
 }
 
 }  // namespace

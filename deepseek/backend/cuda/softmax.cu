@@ -1,5 +1,5 @@
 // Fused softmax and log_softmax on CUDA over one dim (the op definition makes the input
-// contiguous). Rows along the last dim: one warp per row up to 1024 values, reading the row
+// contiguous), and the fused softmax cross-entropy over rows. Rows along the last dim: one warp per row up to 1024 values, reading the row
 // three times (max, sum of exp, write); one block per row beyond, reading it twice (online max
 // and sum, write). f16/bf16 computed in f32.
 // Other dims: one thread per (outer, inner) column, coalesced across inner. Semantics as the
@@ -105,9 +105,32 @@ __device__ __forceinline__ void map_row(const T* __restrict__ x, const T* __rest
   for (int64_t k = head + packs * V + threadIdx.x; k < n; k += blockDim.x) y[k] = f(x[k], z[k]);
 }
 
-// Long rows: one pass keeps each thread's running max and its sum of exp rescaled to it
-// (online softmax), the block combines them, and a second pass writes: two reads of the row
-// instead of three.
+// The block's row max mb and sum of exp(x - mb) in one read: each thread keeps its running max
+// and its sum rescaled to it (online softmax), then the block combines them. As the two-pass
+// form: the max skips NaN (a NaN still reaches the sum), an all -inf row uses max 0, and a
+// +inf max makes the sum NaN (inf - inf).
+template <typename T, typename V>
+__device__ __forceinline__ void row_max_sumexp(const T* __restrict__ p, int64_t n, V* smem, V& mb, V& s) {
+  V m = neg_inf<V>();
+  s = 0;
+  for_row(p, n, [&](int64_t, T x) {
+    V v = cvt<V>(x);
+    if (v > m) {
+      s = s * exp(m - v) + V(1);
+      m = v;
+    } else if (v != neg_inf<V>()) {
+      s += exp(v - m);
+    }
+  });
+  mb = block_allreduce(m, MaxSkipNanOp{}, smem);
+  s = s == V(0) ? V(0) : s * exp(m - mb);
+  s = block_allreduce(s, SumOp{}, smem);
+  if (mb == neg_inf<V>()) mb = V(0);
+  if (mb == -neg_inf<V>()) s = ::cuda::std::numeric_limits<V>::quiet_NaN();
+}
+
+// Long rows: one read for the max and sum (row_max_sumexp), a second to write: two reads of
+// the row instead of three.
 template <typename T, bool Log>
 __global__ void __launch_bounds__(kSoftmaxBlock) softmax_block_kernel(const T* __restrict__ x, T* __restrict__ y,
                                                                      int64_t rows, int64_t n) {
@@ -116,22 +139,8 @@ __global__ void __launch_bounds__(kSoftmaxBlock) softmax_block_kernel(const T* _
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* p = x + row * n;
     T* q = y + row * n;
-    V m = neg_inf<V>(), s = 0;
-    for_row(p, n, [&](int64_t, T x) {
-      V v = cvt<V>(x);
-      if (v > m) {  // NaN never becomes the max; it reaches the sum below
-        s = s * exp(m - v) + V(1);
-        m = v;
-      } else if (v != neg_inf<V>()) {
-        s += exp(v - m);
-      }
-    });
-    V mb = block_allreduce(m, MaxSkipNanOp{}, smem);
-    s = s == V(0) ? V(0) : s * exp(m - mb);
-    s = block_allreduce(s, SumOp{}, smem);
-    // As the two-pass form: an all -inf row uses max 0; a +inf max makes inf - inf, so NaN.
-    if (mb == neg_inf<V>()) mb = V(0);
-    if (mb == -neg_inf<V>()) s = ::cuda::std::numeric_limits<V>::quiet_NaN();
+    V mb, s;
+    row_max_sumexp(p, n, smem, mb, s);
     V t = Log ? mb + log(s) : V(1) / s;
     map_row(p, p, q, n, [&](T x, T) { return softmax_out<Log, T>(cvt<V>(x), mb, t); });
   }
@@ -263,10 +272,134 @@ void log_softmax_backward_kernel(const std::vector<Tensor>& in, std::vector<Tens
   });
 }
 
+// softmax_cross_entropy: one block per row. The forward's single read keeps the online max and
+// sum (as softmax_block_kernel) and picks x[t]; the backward writes g (exp(x - lse) - [k == t]).
+// Targets out of range are never read through: their rows get NaN, and the op raises an Error
+// (the range is checked by its own small kernel, read back once the main kernel is queued,
+// so the device keeps working while the host waits).
+__device__ __forceinline__ int64_t target_at(const void* t, bool i64, int64_t i) {
+  return i64 ? static_cast<const int64_t*>(t)[i] : static_cast<int64_t>(static_cast<const int32_t*>(t)[i]);
+}
+
+__global__ void ce_target_check_kernel(const void* t, bool i64, int64_t rows, int64_t classes, int64_t ignore,
+                                       unsigned long long* first_bad) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < rows;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int64_t v = target_at(t, i64, i);
+    if (v != ignore && (v < 0 || v >= classes)) atomicMin(first_bad, static_cast<unsigned long long>(i));
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kSoftmaxBlock) ce_forward_kernel(const T* __restrict__ x, const void* target,
+                                                                  bool i64, int64_t ignore, opmath<T>* __restrict__ loss,
+                                                                  opmath<T>* __restrict__ lse, int64_t rows, int64_t n) {
+  using V = opmath<T>;
+  __shared__ V smem[32];
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* p = x + row * n;
+    V mb, s;
+    row_max_sumexp(p, n, smem, mb, s);
+    if (threadIdx.x == 0) {
+      const V l = mb + log(s);
+      const int64_t t = target_at(target, i64, row);
+      lse[row] = l;
+      loss[row] = t == ignore ? V(0)
+                  : (t < 0 || t >= n) ? ::cuda::std::numeric_limits<V>::quiet_NaN()
+                                      : l - cvt<V>(p[t]);
+    }
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kSoftmaxBlock) ce_backward_kernel(const opmath<T>* __restrict__ g,
+                                                                   const T* __restrict__ x, const void* target,
+                                                                   bool i64, int64_t ignore,
+                                                                   const opmath<T>* __restrict__ lse,
+                                                                   T* __restrict__ dx, int64_t rows, int64_t n) {
+  using V = opmath<T>;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* p = x + row * n;
+    T* q = dx + row * n;
+    const int64_t t = target_at(target, i64, row);
+    const bool valid = t != ignore && t >= 0 && t < n;
+    const V gr = valid ? g[row] : V(0), l = lse[row];
+    if (!valid) {
+      map_row(p, p, q, n, [&](T, T) { return cvt<T>(V(0)); });
+      continue;
+    }
+    map_row(p, p, q, n, [&](T v, T) { return cvt<T>(gr * exp(cvt<V>(v) - l)); });
+    __syncthreads();  // the target's element was written by some thread above
+    if (threadIdx.x == 0) q[t] = cvt<T>(gr * (exp(cvt<V>(p[t]) - l) - V(1)));
+    __syncthreads();
+  }
+}
+
+void softmax_cross_entropy_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out, const ops::Attrs& a) {
+  const Tensor &x = in[0], &t = in[1];
+  const int64_t rows = x.sizes()[0], n = x.sizes()[1], ignore = a.get<int64_t>("ignore_index");
+  if (rows == 0) return;
+  DeviceGuard guard(x.device().index);
+  cudaStream_t stream = current_stream();
+  const bool i64 = t.dtype() == DType::i64;
+  // The range check first, its result copied to pinned memory behind an event.
+  Tensor bad = Tensor::empty({1}, DType::i64, x.device());
+  Tensor bad_host = cuda::pin_memory(Tensor::empty({1}, DType::i64));
+  DS_CUDA_CHECK(cudaMemsetAsync(bad.raw_data(), 0xff, sizeof(int64_t), stream));
+  ce_target_check_kernel<<<blocks_for(rows, 256, 1024), 256, 0, stream>>>(
+      t.raw_data(), i64, rows, n, ignore, static_cast<unsigned long long*>(bad.raw_data()));
+  DS_CUDA_LAUNCH_CHECK();
+  DS_CUDA_CHECK(cudaMemcpyAsync(bad_host.raw_data(), bad.raw_data(), sizeof(int64_t), cudaMemcpyDeviceToHost, stream));
+  cudaEvent_t checked;
+  DS_CUDA_CHECK(cudaEventCreateWithFlags(&checked, cudaEventDisableTiming));
+  DS_CUDA_CHECK(cudaEventRecord(checked, stream));
+  visit_cuda_floating(x.dtype(), "softmax_cross_entropy", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    ce_forward_kernel<T><<<static_cast<unsigned>(std::min<int64_t>(rows, 1 << 20)), kSoftmaxBlock, 0, stream>>>(
+        static_cast<const T*>(x.raw_data()), t.raw_data(), i64, ignore, static_cast<opmath<T>*>(out[0].raw_data()),
+        static_cast<opmath<T>*>(out[1].raw_data()), rows, n);
+  });
+  DS_CUDA_LAUNCH_CHECK();
+  const cudaError_t waited = cudaEventSynchronize(checked);
+  (void)cudaEventDestroy(checked);
+  DS_CUDA_CHECK(waited);
+  const int64_t first = *static_cast<const int64_t*>(bad_host.raw_data());
+  if (first != -1) {
+    int64_t v = 0;  // the bad target itself (an error path: a synchronous read is fine)
+    if (i64) {
+      DS_CUDA_CHECK(cudaMemcpy(&v, static_cast<const int64_t*>(t.raw_data()) + first, 8, cudaMemcpyDeviceToHost));
+    } else {
+      int32_t v32 = 0;
+      DS_CUDA_CHECK(cudaMemcpy(&v32, static_cast<const int32_t*>(t.raw_data()) + first, 4, cudaMemcpyDeviceToHost));
+      v = v32;
+    }
+    DS_THROW("[cross_entropy] target ", v, " is out of bounds for ", n, " classes");
+  }
+}
+
+void softmax_cross_entropy_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out,
+                                           const ops::Attrs& a) {
+  const Tensor &g = in[0], &x = in[1], &t = in[2], &lse = in[3];
+  const int64_t rows = x.sizes()[0], n = x.sizes()[1];
+  if (out[0].numel() == 0) return;
+  DeviceGuard guard(x.device().index);
+  visit_cuda_floating(x.dtype(), "softmax_cross_entropy_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    ce_backward_kernel<T><<<static_cast<unsigned>(std::min<int64_t>(rows, 1 << 20)), kSoftmaxBlock, 0,
+                            current_stream()>>>(
+        static_cast<const opmath<T>*>(g.raw_data()), static_cast<const T*>(x.raw_data()), t.raw_data(),
+        t.dtype() == DType::i64, a.get<int64_t>("ignore_index"), static_cast<const opmath<T>*>(lse.raw_data()),
+        static_cast<T*>(out[0].raw_data()), rows, n);
+  });
+  DS_CUDA_LAUNCH_CHECK();
+}
+
 void register_softmax_kernels() {
   register_cuda_kernel("softmax", softmax_kernel<false>);
   register_cuda_kernel("log_softmax", softmax_kernel<true>);
   register_cuda_kernel("log_softmax_backward", log_softmax_backward_kernel);
+  register_cuda_kernel("softmax_cross_entropy", softmax_cross_entropy_kernel);
+  register_cuda_kernel("softmax_cross_entropy_backward", softmax_cross_entropy_backward_kernel);
 }
 
 }  // namespace

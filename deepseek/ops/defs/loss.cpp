@@ -1,11 +1,14 @@
-// Losses, as composites of public ops (autograd and tracing come for free). Each checks its
-// arguments up front so a bad call fails with an Error naming the loss, not an inner op.
-// Semantics follow torch.nn.functional: reduction "mean" / "sum" / "none" (kl_div also takes
-// "batchmean"); nll_loss/cross_entropy "mean" divides by the summed weights of the targets
-// that are not ignore_index.
+// Losses, as composites of public ops (autograd and tracing come for free), except
+// cross_entropy over 2-D logits on devices with the fused softmax_cross_entropy kernel. Each
+// checks its arguments up front so a bad call fails with an Error naming the loss, not an
+// inner op. Semantics follow torch.nn.functional: reduction "mean" / "sum" / "none" (kl_div
+// also takes "batchmean"); nll_loss/cross_entropy "mean" divides by the summed weights of the
+// targets that are not ignore_index.
 #include <cmath>
 
 #include "deepseek/ops/defs/common.h"
+#include "deepseek/ops/autocast.h"
+#include "deepseek/ops/softmax_cross_entropy.h"
 
 namespace deepseek {
 namespace {
@@ -211,6 +214,15 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
   }
 
   check_class_target(logits, target, weight, ignore_index, op);
+  if (logits.dim() == 2 && !weight.defined() && label_smoothing == 0 && has_softmax_cross_entropy(logits.device())) {
+    // The fused op (per-row losses in f32, 0 where ignored); "mean" divides by the number of
+    // targets that are not ignored, as the composite. The loss has the logits' dtype, as
+    // PyTorch's, except under autocast (its cross_entropy runs in f32).
+    Tensor rows = softmax_cross_entropy_rows(logits, target, ignore_index);
+    Tensor loss = r == Red::mean ? div(sum(rows), sum(cast(ne(target, ignore_index), rows.dtype())))
+                                 : apply_reduction(rows, r);
+    return autocast_enabled() ? loss : cast(loss, logits.dtype());
+  }
   Tensor lp = log_softmax(logits, cd);
   Tensor nll = nll_impl(lp, target, weight, ignore_index, r, cd);
   if (label_smoothing == 0) return nll;
