@@ -25,17 +25,18 @@ from collections import defaultdict
 CLASSES = [
     ("adam", r"adam|Adam"),
     ("sgd", r"sgd|SGD|momentum"),
-    ("attention", r"flash|fmha|attention|Attention|mem_eff|softmax_warp|tf32_split"),
+    ("attention", r"flash|fmha|attention|Attention|mem_eff|probs_|tf32_split"),
     ("gemm", r"gemm|Gemm|cutlass|sm90_xmma|cublas|nvjet|splitK|xmma"),
-    ("conv", r"conv|Conv|cudnn|implicit|wgrad|dgrad|fprop"),
+    # copies before convolutions: our cast kernel is named Convert
+    ("copy", r"Convert<(\w+); \1>|Identity<|copy|Copy|[Cc]at[A-Z(]|memcpy|transpose|permute|contiguous|stack"),
+    ("conv", r"conv2d|Conv2d|convolve|cudnn|implicit|wgrad|dgrad|fprop|nchwToNhwc|nhwcToNchw"),
     ("norm", r"norm|Norm|welford|Welford"),
-    ("softmax/loss", r"softmax|Softmax|nll|cross_entropy|log_softmax"),
+    ("softmax/loss", r"softmax|Softmax|lsm_|nll|cross_entropy|ce_forward|ce_backward|log_softmax"),
     ("dropout", r"dropout|Dropout|fused_dropout|philox|Philox"),
-    ("embedding", r"embedding|Embedding|index|Index|gather|scatter"),
     ("reduce", r"reduce|Reduce|sum|Sum"),
-    ("copy", r"copy|Copy|cat|Cat|memcpy|transpose|permute|contiguous|stack"),
-    ("fill", r"memset|fill|Fill|zero"),
-    ("elementwise", r"elementwise|vectorized|unrolled|Elementwise|binary|unary|Functor|loop"),
+    ("embedding", r"embedding|Embedding|index|Index|gather|scatter|segment|piece_sums|keys_from|RadixSort"),
+    ("fill", r"memset|fill|Fill|zero|Constant"),
+    ("elementwise", r"elementwise|vectorized|unrolled|Elementwise|ew_vector|ew_rows|binary|unary|Functor|loop"),
 ]
 
 
