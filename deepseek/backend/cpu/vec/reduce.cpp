@@ -90,7 +90,7 @@ struct AllR {
 // (lane j takes elements j, j + kSumLanes, ...; the compiler maps the lanes onto SIMD
 // registers, several independent chains, without reassociating anything), the lanes folded
 // by a fixed tree, and the block sums added in f64 in block order.
-inline constexpr int64_t kSumBlock = 1024;
+inline constexpr int64_t kSumBlock = 4096;
 inline constexpr int kSumLanes = 32;
 
 template <typename T, typename V> V sum_block(const T* p, int64_t n) {
