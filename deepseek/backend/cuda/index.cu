@@ -75,68 +75,82 @@ std::function<std::string(int64_t)> bounds_message(const char* op, int64_t n, bo
 
 namespace {
 
-__global__ void range_kernel(const void* idx, bool i64, Strided s, int64_t n, int64_t lo, int64_t hi,
-                             unsigned long long* first_bad) {
+__global__ void range_kernel(const void* idx, bool i64, Strided s, int64_t n, int64_t lo, int64_t hi, bool has_skip,
+                             int64_t skip, unsigned long long* first_bad) {
   int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     int64_t v = load_index(idx, i64, s.offset(i));
-    if (v < lo || v >= hi) atomicMin(first_bad, static_cast<unsigned long long>(i));
+    if ((v < lo || v >= hi) && !(has_skip && v == skip)) atomicMin(first_bad, static_cast<unsigned long long>(i));
   }
 }
 
 }  // namespace
 
-void check_index_ranges(const std::vector<RangeCheck>& checks) {
-  std::vector<size_t> live;
-  for (size_t j = 0; j < checks.size(); ++j) {
-    const Tensor& t = checks[j].index;
+PendingRangeChecks::PendingRangeChecks(std::vector<RangeCheck> checks) {
+  for (auto& c : checks) {
+    const Tensor& t = c.index;
     DS_CHECK(t.dtype() == DType::i64 || t.dtype() == DType::i32, "index must be an integer tensor (i64 or i32), got ",
              dtype_name(t.dtype()));
-    if (t.numel() > 0) live.push_back(j);
+    if (t.numel() > 0) checks_.push_back(std::move(c));
   }
-  if (live.empty()) return;
-  Device dev = checks[live[0]].index.device();
+  if (checks_.empty()) return;
+  Device dev = checks_[0].index.device();
   DeviceGuard g(dev.index);
   cudaStream_t stream = current_stream(dev.index);
-  int64_t k = static_cast<int64_t>(live.size());
+  const int64_t k = static_cast<int64_t>(checks_.size());
   Tensor first = empty_cuda({k}, DType::i64, dev);
   auto* fp = static_cast<unsigned long long*>(first.raw_data());
   DS_CUDA_CHECK(cudaMemsetAsync(fp, 0xFF, k * sizeof(unsigned long long), stream));
   for (int64_t c = 0; c < k; ++c) {
-    const RangeCheck& rc = checks[live[c]];
+    const RangeCheck& rc = checks_[c];
     int64_t n = rc.index.numel();
     range_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(
-        rc.index.raw_data(), rc.index.dtype() == DType::i64, make_strided(rc.index), n, rc.lo, rc.hi, fp + c);
+        rc.index.raw_data(), rc.index.dtype() == DType::i64, make_strided(rc.index), n, rc.lo, rc.hi,
+        rc.skip.has_value(), rc.skip.value_or(0), fp + c);
     DS_CUDA_LAUNCH_CHECK();
   }
-  std::vector<unsigned long long> host(k);
-  DS_CUDA_CHECK(cudaMemcpyAsync(host.data(), fp, k * sizeof(unsigned long long), cudaMemcpyDeviceToHost, stream));
-  DS_CUDA_CHECK(cudaStreamSynchronize(stream));
-  for (int64_t c = 0; c < k; ++c) {
+  first_bad_host_ = cuda::pin_memory(Tensor::empty({k}, DType::i64));
+  DS_CUDA_CHECK(cudaMemcpyAsync(first_bad_host_.raw_data(), fp, k * sizeof(unsigned long long),
+                                cudaMemcpyDeviceToHost, stream));
+  DS_CUDA_CHECK(cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming));
+  DS_CUDA_CHECK(cudaEventRecord(copied_, stream));
+}
+
+PendingRangeChecks::~PendingRangeChecks() {
+  if (copied_) (void)cudaEventSynchronize(copied_);  // the copy must land before the buffer is reused
+  if (copied_) (void)cudaEventDestroy(copied_);
+}
+
+void PendingRangeChecks::finish() {
+  if (checks_.empty()) return;
+  DS_CUDA_CHECK(cudaEventSynchronize(copied_));
+  const auto* host = static_cast<const unsigned long long*>(first_bad_host_.raw_data());
+  for (size_t c = 0; c < checks_.size(); ++c) {
     if (host[c] == std::numeric_limits<unsigned long long>::max()) continue;
-    const RangeCheck& rc = checks[live[c]];
+    const RangeCheck& rc = checks_[c];
     const Tensor& t = rc.index;
+    DeviceGuard g(t.device().index);
     // Element offset of the bad position (row-major over the index's shape).
     int64_t rest = static_cast<int64_t>(host[c]), off = 0;
     for (int64_t d = t.dim() - 1; d >= 0; --d) {
       off += (rest % t.sizes()[d]) * t.strides()[d];
       rest /= t.sizes()[d];
     }
-    int64_t v = 0;
+    int64_t v = 0;  // the bad value itself (an error path: a synchronous read)
     if (t.dtype() == DType::i64) {
-      DS_CUDA_CHECK(cudaMemcpyAsync(&v, static_cast<const int64_t*>(t.raw_data()) + off, sizeof(int64_t),
-                                    cudaMemcpyDeviceToHost, stream));
+      DS_CUDA_CHECK(cudaMemcpy(&v, static_cast<const int64_t*>(t.raw_data()) + off, sizeof(int64_t),
+                               cudaMemcpyDeviceToHost));
     } else {
       int32_t v32 = 0;
-      DS_CUDA_CHECK(cudaMemcpyAsync(&v32, static_cast<const int32_t*>(t.raw_data()) + off, sizeof(int32_t),
-                                    cudaMemcpyDeviceToHost, stream));
-      DS_CUDA_CHECK(cudaStreamSynchronize(stream));
+      DS_CUDA_CHECK(cudaMemcpy(&v32, static_cast<const int32_t*>(t.raw_data()) + off, sizeof(int32_t),
+                               cudaMemcpyDeviceToHost));
       v = v32;
     }
-    DS_CUDA_CHECK(cudaStreamSynchronize(stream));
     DS_THROW(rc.message(v));
   }
 }
+
+void check_index_ranges(const std::vector<RangeCheck>& checks) { PendingRangeChecks(checks).finish(); }
 
 namespace {
 

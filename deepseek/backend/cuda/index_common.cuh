@@ -13,6 +13,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,13 +80,31 @@ void into_contiguous(const Tensor& out, F f) {
   copy_bytes(out, tmp);
 }
 
-// Range checks of index tensors (i64/i32, any strides): every value in [lo, hi). On the first
-// failing check (in list order) raises the Error message(v) for its first bad value v in
-// row-major order. Empty index tensors pass. Runs on the device; one sync for all checks.
+// Range checks of index tensors (i64/i32, any strides): every value in [lo, hi), except the
+// value `skip` when set (a loss's ignore_index). On the first failing check (in list order)
+// raises the Error message(v) for its first bad value v in row-major order. Empty index
+// tensors pass. Runs on the device; one wait for all checks.
 struct RangeCheck {
   Tensor index;
   int64_t lo, hi;
   std::function<std::string(int64_t)> message;
+  std::optional<int64_t> skip = std::nullopt;
+};
+// In two steps, so a kernel that never reads through a bad index can be queued in between and
+// keep the device busy while the host waits: start queues the checks and the copy of their
+// results to pinned memory; finish waits for that copy alone and raises the Error.
+class PendingRangeChecks {
+ public:
+  explicit PendingRangeChecks(std::vector<RangeCheck> checks);
+  ~PendingRangeChecks();
+  PendingRangeChecks(const PendingRangeChecks&) = delete;
+  PendingRangeChecks& operator=(const PendingRangeChecks&) = delete;
+  void finish();
+
+ private:
+  std::vector<RangeCheck> checks_;  // the non-empty ones
+  Tensor first_bad_host_;           // pinned: per check, the first bad position or all ones
+  cudaEvent_t copied_ = nullptr;
 };
 void check_index_ranges(const std::vector<RangeCheck>& checks);
 inline void check_index_range(const Tensor& index, int64_t lo, int64_t hi,

@@ -7,6 +7,25 @@ namespace {
 
 constexpr int kChunk = 24;
 
+// Launches over the n parameters in groups of up to kChunk: fill(c, slot, i) writes parameter
+// i's pointers into slot `slot` of chunk c and returns its element count (after checking the
+// gradient's dtype); launch(c, grid) runs the kernel on one chunk, a grid row per parameter.
+template <typename Chunk, typename Fill, typename Launch>
+void for_each_chunk(const std::vector<Tensor>& in, size_t n, const char* op, Fill fill, Launch launch) {
+  for (size_t begin = 0; begin < n; begin += kChunk) {
+    Chunk c{};
+    int count = 0;
+    int64_t largest = 1;
+    for (size_t i = begin; i < n && count < kChunk; ++i, ++count) {
+      DS_CHECK(in[n + i].dtype() == in[i].dtype(), "[", op, "] gradient ", i, " has dtype ",
+               dtype_name(in[n + i].dtype()), ", parameter has ", dtype_name(in[i].dtype()));
+      largest = std::max(largest, fill(c, count, i));
+    }
+    launch(c, dim3(blocks_for(largest, kThreads, 1024), count));
+    DS_CUDA_LAUNCH_CHECK();
+  }
+}
+
 template <typename T>
 struct AdamChunk {
   T* p[kChunk];
@@ -60,27 +79,18 @@ void run(const std::vector<Tensor>& in, const ops::Attrs& a) {
                   static_cast<T>(a.get<double>("eps")), static_cast<T>(1 - lr * wd), static_cast<T>(wd),
                   a.get<int64_t>("decoupled") != 0, a.get<int64_t>("maximize") != 0, wd != 0};
   cudaStream_t stream = current_stream(in[0].device().index);
-  for (size_t first = 0; first < n; first += kChunk) {
-    AdamChunk<T> c{};
-    int count = 0;
-    int64_t largest = 1;
-    for (size_t i = first; i < n && count < kChunk; ++i, ++count) {
-      DS_CHECK(in[n + i].dtype() == in[i].dtype(), "[fused_adam] gradient ", i, " has dtype ",
-               dtype_name(in[n + i].dtype()), ", parameter has ", dtype_name(in[i].dtype()));
-      c.p[count] = static_cast<T*>(in[i].raw_data());
-      c.g[count] = static_cast<const T*>(in[n + i].raw_data());
-      c.m[count] = static_cast<T*>(in[2 * n + i].raw_data());
-      c.v[count] = static_cast<T*>(in[3 * n + i].raw_data());
-      c.n[count] = in[i].numel();
-      double step = steps[i];
-      c.step_size[count] = static_cast<T>(lr / (1 - std::pow(b1, step)));
-      c.bc2_sqrt[count] = static_cast<T>(std::sqrt(1 - std::pow(b2, step)));
-      largest = std::max(largest, c.n[count]);
-    }
-    dim3 grid(blocks_for(largest, kThreads, 1024), count);
-    fused_adam_kernel<T><<<grid, kThreads, 0, stream>>>(c, k);
-    DS_CUDA_LAUNCH_CHECK();
-  }
+  for_each_chunk<AdamChunk<T>>(
+      in, n, "fused_adam",
+      [&](AdamChunk<T>& c, int slot, size_t i) {
+        c.p[slot] = static_cast<T*>(in[i].raw_data());
+        c.g[slot] = static_cast<const T*>(in[n + i].raw_data());
+        c.m[slot] = static_cast<T*>(in[2 * n + i].raw_data());
+        c.v[slot] = static_cast<T*>(in[3 * n + i].raw_data());
+        c.step_size[slot] = static_cast<T>(lr / (1 - std::pow(b1, steps[i])));
+        c.bc2_sqrt[slot] = static_cast<T>(std::sqrt(1 - std::pow(b2, steps[i])));
+        return c.n[slot] = in[i].numel();
+      },
+      [&](const AdamChunk<T>& c, dim3 grid) { fused_adam_kernel<T><<<grid, kThreads, 0, stream>>>(c, k); });
 }
 
 template <typename T>
@@ -131,24 +141,16 @@ void run_sgd(const std::vector<Tensor>& in, const ops::Attrs& a) {
                  static_cast<T>(1 - a.get<double>("dampening")), static_cast<T>(wd),
                  a.get<int64_t>("nesterov") != 0, a.get<int64_t>("maximize") != 0, wd != 0};
   cudaStream_t stream = current_stream(in[0].device().index);
-  for (size_t begin = 0; begin < n; begin += kChunk) {
-    SgdChunk<T> c{};
-    int count = 0;
-    int64_t largest = 1;
-    for (size_t i = begin; i < n && count < kChunk; ++i, ++count) {
-      DS_CHECK(in[n + i].dtype() == in[i].dtype(), "[fused_sgd] gradient ", i, " has dtype ",
-               dtype_name(in[n + i].dtype()), ", parameter has ", dtype_name(in[i].dtype()));
-      c.p[count] = static_cast<T*>(in[i].raw_data());
-      c.g[count] = static_cast<const T*>(in[n + i].raw_data());
-      c.buf[count] = lists == 3 ? static_cast<T*>(in[2 * n + i].raw_data()) : nullptr;
-      c.n[count] = in[i].numel();
-      c.first[count] = first[i] != 0;
-      largest = std::max(largest, c.n[count]);
-    }
-    dim3 grid(blocks_for(largest, kThreads, 1024), count);
-    fused_sgd_kernel<T><<<grid, kThreads, 0, stream>>>(c, k);
-    DS_CUDA_LAUNCH_CHECK();
-  }
+  for_each_chunk<SgdChunk<T>>(
+      in, n, "fused_sgd",
+      [&](SgdChunk<T>& c, int slot, size_t i) {
+        c.p[slot] = static_cast<T*>(in[i].raw_data());
+        c.g[slot] = static_cast<const T*>(in[n + i].raw_data());
+        c.buf[slot] = lists == 3 ? static_cast<T*>(in[2 * n + i].raw_data()) : nullptr;
+        c.first[slot] = first[i] != 0;
+        return c.n[slot] = in[i].numel();
+      },
+      [&](const SgdChunk<T>& c, dim3 grid) { fused_sgd_kernel<T><<<grid, kThreads, 0, stream>>>(c, k); });
 }
 
 void fused_sgd(const std::vector<Tensor>& in, std::vector<Tensor>&, const ops::Attrs& a) {

@@ -1,7 +1,7 @@
 // Fused softmax and log_softmax on CUDA over one dim (the op definition makes the input
-// contiguous), and the fused softmax cross-entropy over rows. Rows along the last dim: one warp per row up to 1024 values, reading the row
-// three times (max, sum of exp, write); one block per row beyond, reading it twice (online max
-// and sum, write). f16/bf16 computed in f32.
+// contiguous), and the fused softmax cross-entropy over rows. Rows along the last dim: one
+// warp per row up to 1024 values, reading the row three times (max, sum of exp, write); one
+// block per row beyond, reading it twice (online max and sum, write). f16/bf16 computed in f32.
 // Other dims: one thread per (outer, inner) column, coalesced across inner. Semantics as the
 // CPU kernel: the max skips NaN (a NaN still makes the sum, so the row, NaN) and an all -inf
 // row uses max 0.
@@ -10,6 +10,7 @@
 #include "deepseek/backend/cuda/device/loops.cuh"
 #include "deepseek/backend/dim_split.h"
 #include "deepseek/backend/cuda/device/reduce.cuh"
+#include "deepseek/backend/cuda/index_common.cuh"
 
 namespace deepseek::cuda {
 namespace {
@@ -273,23 +274,10 @@ void log_softmax_backward_kernel(const std::vector<Tensor>& in, std::vector<Tens
 }
 
 // softmax_cross_entropy: one block per row. The forward's single read keeps the online max and
-// sum (as softmax_block_kernel) and picks x[t]; the backward writes g (exp(x - lse) - [k == t]).
+// sum (row_max_sumexp) and picks x[t]; the backward writes g (exp(x - lse) - [k == t]).
 // Targets out of range are never read through: their rows get NaN, and the op raises an Error
-// (the range is checked by its own small kernel, read back once the main kernel is queued,
-// so the device keeps working while the host waits).
-__device__ __forceinline__ int64_t target_at(const void* t, bool i64, int64_t i) {
-  return i64 ? static_cast<const int64_t*>(t)[i] : static_cast<int64_t>(static_cast<const int32_t*>(t)[i]);
-}
-
-__global__ void ce_target_check_kernel(const void* t, bool i64, int64_t rows, int64_t classes, int64_t ignore,
-                                       unsigned long long* first_bad) {
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < rows;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    int64_t v = target_at(t, i64, i);
-    if (v != ignore && (v < 0 || v >= classes)) atomicMin(first_bad, static_cast<unsigned long long>(i));
-  }
-}
-
+// (PendingRangeChecks: the check is read back once the main kernel is queued, so the device
+// keeps working while the host waits).
 template <typename T>
 __global__ void __launch_bounds__(kSoftmaxBlock) ce_forward_kernel(const T* __restrict__ x, const void* target,
                                                                   bool i64, int64_t ignore, opmath<T>* __restrict__ loss,
@@ -302,7 +290,7 @@ __global__ void __launch_bounds__(kSoftmaxBlock) ce_forward_kernel(const T* __re
     row_max_sumexp(p, n, smem, mb, s);
     if (threadIdx.x == 0) {
       const V l = mb + log(s);
-      const int64_t t = target_at(target, i64, row);
+      const int64_t t = load_index(target, i64, row);
       lse[row] = l;
       loss[row] = t == ignore ? V(0)
                   : (t < 0 || t >= n) ? ::cuda::std::numeric_limits<V>::quiet_NaN()
@@ -321,7 +309,7 @@ __global__ void __launch_bounds__(kSoftmaxBlock) ce_backward_kernel(const opmath
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* p = x + row * n;
     T* q = dx + row * n;
-    const int64_t t = target_at(target, i64, row);
+    const int64_t t = load_index(target, i64, row);
     const bool valid = t != ignore && t >= 0 && t < n;
     const V gr = valid ? g[row] : V(0), l = lse[row];
     if (!valid) {
@@ -342,17 +330,10 @@ void softmax_cross_entropy_kernel(const std::vector<Tensor>& in, std::vector<Ten
   DeviceGuard guard(x.device().index);
   cudaStream_t stream = current_stream();
   const bool i64 = t.dtype() == DType::i64;
-  // The range check first, its result copied to pinned memory behind an event.
-  Tensor bad = Tensor::empty({1}, DType::i64, x.device());
-  Tensor bad_host = cuda::pin_memory(Tensor::empty({1}, DType::i64));
-  DS_CUDA_CHECK(cudaMemsetAsync(bad.raw_data(), 0xff, sizeof(int64_t), stream));
-  ce_target_check_kernel<<<blocks_for(rows, 256, 1024), 256, 0, stream>>>(
-      t.raw_data(), i64, rows, n, ignore, static_cast<unsigned long long*>(bad.raw_data()));
-  DS_CUDA_LAUNCH_CHECK();
-  DS_CUDA_CHECK(cudaMemcpyAsync(bad_host.raw_data(), bad.raw_data(), sizeof(int64_t), cudaMemcpyDeviceToHost, stream));
-  cudaEvent_t checked;
-  DS_CUDA_CHECK(cudaEventCreateWithFlags(&checked, cudaEventDisableTiming));
-  DS_CUDA_CHECK(cudaEventRecord(checked, stream));
+  PendingRangeChecks check({{t, 0, n, [n](int64_t v) {
+                               return detail::str_cat("[cross_entropy] target ", v, " is out of bounds for ", n,
+                                                      " classes");
+                             }, ignore}});
   visit_cuda_floating(x.dtype(), "softmax_cross_entropy", [&](auto tag) {
     using T = typename decltype(tag)::type;
     ce_forward_kernel<T><<<static_cast<unsigned>(std::min<int64_t>(rows, 1 << 20)), kSoftmaxBlock, 0, stream>>>(
@@ -360,21 +341,7 @@ void softmax_cross_entropy_kernel(const std::vector<Tensor>& in, std::vector<Ten
         static_cast<opmath<T>*>(out[1].raw_data()), rows, n);
   });
   DS_CUDA_LAUNCH_CHECK();
-  const cudaError_t waited = cudaEventSynchronize(checked);
-  (void)cudaEventDestroy(checked);
-  DS_CUDA_CHECK(waited);
-  const int64_t first = *static_cast<const int64_t*>(bad_host.raw_data());
-  if (first != -1) {
-    int64_t v = 0;  // the bad target itself (an error path: a synchronous read is fine)
-    if (i64) {
-      DS_CUDA_CHECK(cudaMemcpy(&v, static_cast<const int64_t*>(t.raw_data()) + first, 8, cudaMemcpyDeviceToHost));
-    } else {
-      int32_t v32 = 0;
-      DS_CUDA_CHECK(cudaMemcpy(&v32, static_cast<const int32_t*>(t.raw_data()) + first, 4, cudaMemcpyDeviceToHost));
-      v = v32;
-    }
-    DS_THROW("[cross_entropy] target ", v, " is out of bounds for ", n, " classes");
-  }
+  check.finish();
 }
 
 void softmax_cross_entropy_backward_kernel(const std::vector<Tensor>& in, std::vector<Tensor>& out,
