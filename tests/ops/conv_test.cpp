@@ -1,6 +1,7 @@
 // conv1d / conv2d / conv_transpose2d: forward against PyTorch fixtures (tests/fixtures/
 // gen_conv.py), oneDNN f32 against the f64 im2col+dgemm path (forward and both gradients),
 // non-contiguous inputs, half precision, gradcheck and double backward, caches, bad inputs.
+#include "deepseek/backend/cpu/capability.h"
 #include "deepseek/backend/cpu/onednn/onednn.h"
 #include "deepseek/ops/linalg_backward.h"
 #include "tests/support/test_util.h"
@@ -98,6 +99,48 @@ TEST(Conv, OneDnnGradientsMatchReference) {
   }
 }
 
+// 3x3 stride-1 f32 convolutions with enough channels take Winograd's F(4x4, 3x3) on AVX2 CPUs
+// (all three directions) when the batch has >= 128 tiles: against the f64 path, with ragged tiles, channels that are not whole
+// vectors, every padding 0-2, asymmetric padding and a bias.
+TEST(Conv, WinogradMatchesReference) {
+  struct Cfg {
+    Shape x;
+    int64_t oc;
+    Ints pad, pad_r;
+  };
+  std::vector<Cfg> cfgs = {
+      {{2, 32, 29, 35}, 40, {1, 1}, {}},  {{4, 35, 26, 26}, 33, {0, 0}, {}}, {{2, 32, 30, 31}, 32, {2, 2}, {}},
+      {{2, 32, 34, 33}, 32, {1, 2}, {}}, {{2, 40, 33, 34}, 48, {1, 1}, {2, 1}},
+  };
+  for (auto& c : cfgs) {
+    Ints pr = c.pad_r.empty() ? c.pad : c.pad_r;
+    Shape ws{c.oc, c.x[1], 3, 3}, ys{c.x[0], c.oc, c.x[2] + c.pad[0] + pr[0] - 2, c.x[3] + c.pad[1] + pr[1] - 2};
+    Tensor x = randn(c.x), w = randn(ws), b = randn({c.oc}), g = randn(ys);
+    const std::string what = to_string(c.x) + " pad " + to_string(Shape(c.pad)) + "/" + to_string(Shape(pr));
+    auto run = [&](DType t) {
+      Tensor y = conv2d(x.to(t), w.to(t), b.to(t), Ints{1, 1}, c.pad);  // forward: symmetric padding
+      Tensor gx = conv2d_backward_input(g.to(t), w.to(t), c.x, {1, 1}, c.pad, {1, 1}, 1, pr);
+      Tensor gw = conv2d_backward_weight(g.to(t), x.to(t), ws, {1, 1}, c.pad, {1, 1}, 1, pr);
+      return std::make_tuple(y, gx, gw);
+    };
+    auto [y32, gx32, gw32] = run(DType::f32);
+    const char* off = std::getenv("DEEPSEEK_CPU_WINOGRAD");
+    if (std::string(cpu::cpu_capability()) == "avx2" && !(off && std::string(off) == "0")) {
+      for (const char* k : {"conv_fwd", "conv_bwd_data", "conv_bwd_weights"})
+        EXPECT_EQ(cpu::onednn::impl_name(k), "deepseek winograd f(4x4,3x3) avx2") << what << " " << k;
+    }
+    auto [y64, gx64, gw64] = run(DType::f64);
+    // Winograd's rounding error scales with the largest values of a result, not with each one
+    // (as a GEMM's): the bound is 2e-5 of the largest magnitude (direct convolution: ~1e-6).
+    auto near = [](const Tensor& a, const Tensor& ref) {
+      return close(a, ref, 1e-4, 2e-5 * max(abs(ref)).item<double>());
+    };
+    EXPECT_TRUE(near(y32, y64)) << what << " forward";
+    EXPECT_TRUE(near(gx32, gx64)) << what << " grad input";
+    EXPECT_TRUE(near(gw32, gw64)) << what << " grad weight";
+  }
+}
+
 TEST(Conv, HalfPrecisionThroughF32) {
   Tensor x = randn({1, 3, 6, 6}), w = randn({4, 3, 3, 3}), b = randn({4});
   Tensor ref = conv2d(x, w, b, {1, 1}, {1, 1});
@@ -138,7 +181,7 @@ TEST(Conv, DoubleBackward) {
 }
 
 TEST(Conv, WeightReorderCacheSeesInPlaceWrites) {
-  Tensor x = randn({2, 16, 8, 8}), w = randn({16, 16, 3, 3});
+  Tensor x = randn({2, 8, 8, 8}), w = randn({8, 8, 3, 3});  // few channels: oneDNN, not Winograd
   Tensor y1 = conv2d(x, w, {}, {1, 1}, {1, 1});
   auto s0 = cpu::onednn::weight_cache_stats();
   Tensor y2 = conv2d(x, w, {}, {1, 1}, {1, 1});

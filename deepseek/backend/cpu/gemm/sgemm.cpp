@@ -161,6 +161,22 @@ void kernel_edge(int64_t mr, int64_t nr, int64_t kc, const float* ap, const floa
     }
 }
 
+// The macro-kernel: a packed A block (mc x kc) against B panels [q0, q1) of a packed slice with
+// nc columns, into C (c: the block's first row, the slice's first column).
+void macro_kernel(int64_t mc, int64_t kc, int64_t nc, int64_t q0, int64_t q1, const float* ap, const float* bk,
+                  float* c, int64_t ldc, float alpha, float beta) {
+  for (int64_t q = q0; q < q1; ++q) {
+    const int64_t j = q * NR, nr = std::min(NR, nc - j);
+    for (int64_t i = 0; i < mc; i += MR) {
+      const int64_t mr = std::min(MR, mc - i);
+      float* ct = c + i * ldc + j;
+      const float *at = ap + i * kc, *bt = bk + q * NR * kc;
+      if (mr == MR && nr == NR) kernel_6x16(kc, at, bt, ct, ldc, alpha, beta);
+      else kernel_edge(mr, nr, kc, at, bt, ct, ldc, alpha, beta);
+    }
+  }
+}
+
 int team_size(int64_t M, int64_t N, int64_t K) {
   // Below ~2^18 multiply-adds a product is over before a team would be worth waking.
   if (M * N * K < (int64_t{1} << 18)) return 1;
@@ -168,6 +184,33 @@ int team_size(int64_t M, int64_t N, int64_t K) {
 }
 
 }  // namespace
+
+int64_t packed_b_floats(int64_t K, int64_t N) { return K * ((N + NR - 1) / NR * NR); }
+
+void pack_b_whole(int64_t K, int64_t N, const float* b, int64_t b_row, int64_t b_col, float* bp) {
+  const int64_t panels = (N + NR - 1) / NR;
+  for (int64_t pc = 0; pc < K; pc += KC)  // slice pc starts after pc full-width rows
+    pack_b(std::min(KC, K - pc), N, 0, panels, b + pc * b_row, b_row, b_col, bp + pc * panels * NR);
+}
+
+void sgemm_serial_packed(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_row, int64_t a_col,
+                         const float* bp, float beta, float* c, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  static thread_local std::unique_ptr<float, FreeDeleter> a_buf;
+  static thread_local int64_t a_cap = 0;
+  float* ap = scratch(a_buf, a_cap, MC * KC);
+  const int64_t panels = (N + NR - 1) / NR;
+  for (int64_t pc = 0; pc < K; pc += KC) {
+    const int64_t kc = std::min(KC, K - pc);
+    const float beta_k = pc == 0 ? beta : 1.f;
+    const float* bk = bp + pc * panels * NR;
+    for (int64_t ic = 0; ic < M; ic += MC) {
+      const int64_t mc = std::min(MC, M - ic);
+      pack_a(mc, kc, a + ic * a_row + pc * a_col, a_row, a_col, ap);
+      macro_kernel(mc, kc, N, 0, panels, ap, bk, c + ic * ldc, ldc, 1.f, beta_k);
+    }
+  }
+}
 
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t a_row, int64_t a_col,
            const float* b, int64_t b_row, int64_t b_col, float beta, float* c, int64_t ldc) {
@@ -208,16 +251,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t
         for (int64_t ic = m0; ic < m1; ic += MC) {
           const int64_t mc = std::min(MC, m1 - ic);
           pack_a(mc, kc, a + ic * a_row + pc * a_col, a_row, a_col, ap);
-          for (int64_t q = q0; q < q1; ++q) {
-            const int64_t j = q * NR, nr = std::min(NR, nc - j);
-            for (int64_t i = 0; i < mc; i += MR) {
-              const int64_t mr = std::min(MR, mc - i);
-              float* ct = c + (ic + i) * ldc + jc + j;
-              const float *at = ap + i * kc, *bt = bp + q * NR * kc;
-              if (mr == MR && nr == NR) kernel_6x16(kc, at, bt, ct, ldc, alpha, beta_k);
-              else kernel_edge(mr, nr, kc, at, bt, ct, ldc, alpha, beta_k);
-            }
-          }
+          macro_kernel(mc, kc, nc, q0, q1, ap, bp, c + ic * ldc + jc, ldc, alpha, beta_k);
         }
 #pragma omp barrier  // every thread is done with this B block before it is repacked
       }
