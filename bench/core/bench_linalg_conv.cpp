@@ -3,7 +3,7 @@
 //   peak     this machine's f32 FLOP/s from an FMA loop (AVX-512 or AVX2) on all threads
 //   matmul   f32 M x K x N through deepseek::matmul (oneDNN)
 //   conv     conv2d forward + backward (input and weight grads) through autograd
-// Usage: bench_linalg_conv [--threads N] [--quick]
+// Usage: bench_linalg_conv [--threads N] [--quick] [--paced]
 #include <immintrin.h>
 #include <omp.h>
 
@@ -97,14 +97,30 @@ double peak_gflops(int threads) {
   return best;
 }
 
+// Median ms of `reps` calls after `warmup` ones. With --paced, then print
+// {"kind":"pace","name":...,"reps":N} and time `reps` more calls, each after a line on stdin and
+// followed by its time in ms, so the driver (linalg_conv.py) alternates them with PyTorch's and
+// both sides see the same bursts of load from other tenants of the host. The back-to-back
+// median gives the throughput (share of peak); the paced calls give the ratio.
+bool g_paced = false;
+
 template <typename F>
-double median_ms(F f, int reps, int warmup = 1) {
+double median_ms(const std::string& name, F f, int reps, int warmup = 1) {
   for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
+  auto timed = [&] {
     auto t0 = Clock::now();
     f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  };
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) t.push_back(timed());
+  if (g_paced) {
+    std::printf("{\"kind\":\"pace\",\"name\":\"%s\",\"reps\":%d}\n", name.c_str(), reps), std::fflush(stdout);
+    char line[64];
+    for (int i = 0; i < reps; ++i) {
+      if (!std::fgets(line, sizeof line, stdin)) std::exit(1);  // the driver went away
+      std::printf("%.4f\n", timed()), std::fflush(stdout);
+    }
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
@@ -112,10 +128,11 @@ double median_ms(F f, int reps, int warmup = 1) {
 
 void bench_matmul(int64_t M, int64_t K, int64_t N, int reps) {
   Tensor a = randn({M, K}), b = randn({K, N});
-  double ms = median_ms([&] { matmul(a, b); }, reps);
+  const std::string name = "matmul_f32_" + std::to_string(M) + "x" + std::to_string(K) + "x" + std::to_string(N);
+  double ms = median_ms(name, [&] { matmul(a, b); }, reps);
   double gf = 2.0 * M * N * K / (ms * 1e-3) / 1e9;
-  std::printf("{\"kind\":\"matmul\",\"name\":\"matmul_f32_%ldx%ldx%ld\",\"ms\":%.4f,\"gflops\":%.2f,\"impl\":\"%s\"}\n",
-              (long)M, (long)K, (long)N, ms, gf, cpu::onednn::impl_name("matmul").c_str());
+  std::printf("{\"kind\":\"matmul\",\"name\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,\"impl\":\"%s\"}\n", name.c_str(), ms,
+              gf, cpu::onednn::impl_name("matmul").c_str());
   std::fflush(stdout);
 }
 
@@ -128,11 +145,14 @@ void bench_conv(int64_t n, int64_t cin, int64_t cout, int64_t hw, int64_t k, int
     Tensor y = conv2d(x, w, {}, {1, 1}, {p, p});
     auto grads = autograd::grad({y}, {x, w}, {g});
   };
-  double ms = median_ms(step, reps);
+  const std::string name = "conv2d_fwd_bwd_" + std::to_string(n) + "x" + std::to_string(cin) + "x" +
+                           std::to_string(hw) + "x" + std::to_string(hw) + "_k" + std::to_string(k) + "_to" +
+                           std::to_string(cout);
+  double ms = median_ms(name, step, reps);
   double fwd_flops = 2.0 * n * cout * hw * hw * cin * k * k;
-  std::printf("{\"kind\":\"conv\",\"name\":\"conv2d_fwd_bwd_%ldx%ldx%ldx%ld_k%ld_to%ld\",\"ms\":%.4f,\"gflops\":%.2f,"
+  std::printf("{\"kind\":\"conv\",\"name\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,"
               "\"impl_fwd\":\"%s\",\"impl_bwd_data\":\"%s\",\"impl_bwd_weights\":\"%s\"}\n",
-              (long)n, (long)cin, (long)hw, (long)hw, (long)k, (long)cout, ms, 3 * fwd_flops / (ms * 1e-3) / 1e9,
+              name.c_str(), ms, 3 * fwd_flops / (ms * 1e-3) / 1e9,
               cpu::onednn::impl_name("conv_fwd").c_str(), cpu::onednn::impl_name("conv_bwd_data").c_str(),
               cpu::onednn::impl_name("conv_bwd_weights").c_str());
   std::fflush(stdout);
@@ -146,6 +166,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--paced")) g_paced = true;
   }
   set_num_threads(threads);
   std::printf("{\"kind\":\"peak\",\"name\":\"peak_f32_fma\",\"gflops\":%.2f,\"threads\":%d,\"isa\":\"%s\"}\n",

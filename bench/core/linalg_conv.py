@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/core/linalg_conv.py --build build-linalg [--threads 2] [--quick]
 
-Runs the C++ benchmark (our timings as JSON lines), then the same work in PyTorch, for a few
-rounds in turn (--rounds), so both sides sample the same stretches of a shared machine's
-load; prints a table with ratio = the median over rounds of reference time / our time (> 1: we
-are faster), times and the peak as medians over rounds, and writes
+Runs the C++ benchmark (our timings as JSON lines) in --paced mode: each of our timed calls is
+followed by the same call in PyTorch, so both sides sample the same stretches of a shared
+machine's load (bursts of seconds from other tenants). A few rounds (--rounds), each a new
+process; prints a table with ratio = the median over rounds of (PyTorch's median call / ours)
+(> 1: we are faster), times and the peak as medians over rounds; GFLOP/s and the share of peak
+come from our calls run back to back (a throughput, as the peak probe), before the paced ones, and writes
 bench/results/core-cpu-linalg.json with the machine, commit, PyTorch's BLAS/oneDNN config and
 the oneDNN implementations our primitives picked (ONEDNN_VERBOSE, impl_info_str).
 """
@@ -18,68 +20,93 @@ import subprocess
 import sys
 import time
 
+PAUSE_S = 0.25  # between calls: see run_round
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def run_ours(build, threads, quick, exe=None):
+def torch_call(name, threads):
+    """PyTorch's side of benchmark `name`: a closure running the same work on the same shapes."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    if name.startswith("matmul"):
+        m, k, n = map(int, re.findall(r"(\d+)x(\d+)x(\d+)", name)[0])
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        return lambda: torch.matmul(a, b)
+    n_, cin, h, w_, k, cout = map(int, re.findall(r"(\d+)x(\d+)x(\d+)x(\d+)_k(\d+)_to(\d+)", name)[0])
+    x = torch.randn(n_, cin, h, w_, requires_grad=True)
+    w = (torch.randn(cout, cin, k, k) * 0.05).requires_grad_(True)
+    g = torch.randn(n_, cout, h, w_)
+
+    def step():
+        y = F.conv2d(x, w, padding=k // 2)
+        torch.autograd.grad([y], [x, w], [g])
+
+    return step
+
+
+def run_round(build, threads, quick, exe=None):
+    """One round: our benchmark binary in --paced mode, each of its timed calls followed by the
+    same PyTorch call. Returns our result rows, PyTorch's median ms per benchmark and the oneDNN
+    implementations our primitives picked."""
     exe = exe or os.path.join(ROOT, build, "bin", "bench_linalg_conv")
     if not os.path.exists(exe):
         subprocess.run(["cmake", "--build", os.path.join(ROOT, build), "-j2", "--target", "bench_linalg_conv"],
                        check=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), ONEDNN_VERBOSE="1")
-    args = [exe, "--threads", str(threads)] + (["--quick"] if quick else [])
-    p = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    rows, impls = [], {}
-    for line in p.stdout.splitlines():
-        if line.startswith("{"):
-            rows.append(json.loads(line))
-        elif line.startswith("onednn_verbose,exec"):
-            # onednn_verbose,exec,cpu,<primitive>,<impl>,<prop>,...
-            f = line.split(",")
-            if len(f) > 5:
-                impls.setdefault(f"{f[3]}/{f[5]}", f[4])
-    return rows, impls
+    args = [exe, "--threads", str(threads), "--paced"] + (["--quick"] if quick else [])
+    rows, impls, ref, paced = [], {}, {}, {}
+    with subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as p:
+        def line():
+            """The next line that is not oneDNN's verbose log (its exec lines give the impls); None at
+            the end of the output."""
+            while True:
+                s = p.stdout.readline()
+                if not s:
+                    return None
+                if s.startswith("onednn_verbose,exec"):
+                    f = s.split(",")  # onednn_verbose,exec,cpu,<primitive>,<impl>,<prop>,...
+                    if len(f) > 5:
+                        impls.setdefault(f"{f[3]}/{f[5]}", f[4])
+                elif not s.startswith("onednn_verbose"):
+                    return s.strip()
+
+        while (s := line()) is not None:
+            r = json.loads(s)
+            if r["kind"] != "pace":
+                rows.append(r)
+                continue
+            call = torch_call(r["name"], threads)
+            call()  # warm-up
+            ours, theirs = [], []
+            for _ in range(r["reps"]):
+                # Idle threads of either side's OpenMP runtime spin for a while after a call
+                # (libgomp, and KMP_BLOCKTIME = 200 ms for Intel's): a pause lets them sleep, so
+                # neither side runs against the other's spinning threads.
+                time.sleep(PAUSE_S)
+                p.stdin.write("go\n")
+                p.stdin.flush()
+                t = line()
+                if t is None:
+                    break
+                ours.append(float(t))
+                time.sleep(PAUSE_S)
+                t0 = time.perf_counter()
+                call()
+                theirs.append((time.perf_counter() - t0) * 1e3)
+            ref[r["name"]] = median(theirs) if theirs else None
+            paced[r["name"]] = median(ours) if ours else None
+    if p.returncode != 0:
+        sys.exit(f"{exe} failed (exit status {p.returncode})")
+    for r in rows:  # ms: our paced median, beside PyTorch's; gflops stays the back-to-back rate
+        if r["name"] in paced:
+            r["ms_back_to_back"], r["ms"] = r["ms"], paced[r["name"]]
+    return rows, ref, impls
 
 
 def median(v):  # the upper median for an even count
     return sorted(v)[len(v) // 2]
-
-
-def median_ms(fn, reps, warmup=1):
-    for _ in range(warmup):
-        fn()
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        t.append((time.perf_counter() - t0) * 1e3)
-    return median(t)
-
-
-def run_torch(rows, threads, quick):
-    import torch
-    import torch.nn.functional as F
-
-    torch.set_num_threads(threads)
-    out = {}
-    for r in rows:
-        name = r["name"]
-        if r["kind"] == "matmul":
-            m, k, n = map(int, re.findall(r"(\d+)x(\d+)x(\d+)", name)[0])
-            a, b = torch.randn(m, k), torch.randn(k, n)
-            out[name] = median_ms(lambda: torch.matmul(a, b), 3 if quick else 7 if m <= 1024 else 5)
-        elif r["kind"] == "conv":
-            n_, cin, h, w_, k, cout = map(int, re.findall(r"(\d+)x(\d+)x(\d+)x(\d+)_k(\d+)_to(\d+)", name)[0])
-            x = torch.randn(n_, cin, h, w_, requires_grad=True)
-            w = (torch.randn(cout, cin, k, k) * 0.05).requires_grad_(True)
-            g = torch.randn(n_, cout, h, w_)
-
-            def step():
-                y = F.conv2d(x, w, padding=k // 2)
-                torch.autograd.grad([y], [x, w], [g])
-
-            out[name] = median_ms(step, 2 if quick else 7)
-    return out
 
 
 def git_commit():
@@ -116,8 +143,8 @@ def main():
     rounds = a.rounds or (1 if a.quick else 3)
     runs = []  # (our rows, PyTorch times) per round
     for _ in range(rounds):
-        rows, impls = run_ours(a.build, a.threads, a.quick, a.exe)
-        runs.append((rows, run_torch(rows, a.threads, a.quick)))
+        rows, ref_ms, impls = run_round(a.build, a.threads, a.quick, a.exe)
+        runs.append((rows, ref_ms))
     import torch
 
     # One row per benchmark: our time and GFLOP/s, the reference time and the ratio, each the
@@ -130,6 +157,7 @@ def main():
             m["gflops"] = median([x["gflops"] for x in same])
         else:
             m["ms"] = median([x["ms"] for x in same])
+            m["ms_back_to_back"] = median([x["ms_back_to_back"] for x in same])
             m["gflops"] = median([x["gflops"] for x in same])
             ref[r["name"]] = median([t[r["name"]] for _, t in runs])
             round_ratios[r["name"]] = [round(t[r["name"]] / x["ms"], 4) for x, (_, t) in zip(same, runs)]
@@ -152,7 +180,9 @@ def main():
         print(f"{r['name']:44s} {r['ms']:8.2f}ms {t:8.2f}ms {ratio:7.3f} {r['gflops']:8.1f} {pct:5.1f}%"
               + (" (direct-equivalent, Winograd)" if wino else ""))
         entry = {"name": r["name"], "ours": round(r["ms"], 4), "reference": round(t, 4), "unit": "ms",
-                 "ratio": round(ratio, 4), "ratio_per_round": round_ratios[r["name"]], "ours_gflops": r["gflops"],
+                 "ratio": round(ratio, 4), "ratio_per_round": round_ratios[r["name"]],
+                 "ours_ms_back_to_back": round(r["ms_back_to_back"], 4),
+                 "ours_gflops": r["gflops"],
                  "percent_of_peak": round(pct, 2)}
         for key in ("impl", "impl_fwd", "impl_bwd_data", "impl_bwd_weights"):
             if key in r:
