@@ -92,8 +92,10 @@ TEST(Attention, ChunkedEqualsWhole) {
     for (bool causal : {false, true})
       for (bool mask : {false, true}) {
         auto whole = run(default_chunk, p, causal, mask), parts = run(60, p, causal, mask);
+        // Not bit for bit: on AVX-512 hosts oneDNN picks other batched-matmul kernels for a
+        // different batch count (seen on a 16-core host: relative differences ~1e-5).
         for (size_t i = 0; i < whole.size(); ++i)
-          EXPECT_TRUE(close(parts[i], whole[i], 1e-6, 1e-7)) << "p " << p << " causal " << causal << " mask " << mask
+          EXPECT_TRUE(close(parts[i], whole[i], 2e-5, 1e-6)) << "p " << p << " causal " << causal << " mask " << mask
                                                               << " tensor " << i;
       }
 }
