@@ -215,7 +215,7 @@ def main():
         # for rows whose impl is our Winograd F(4x4, 3x3), which does 4x fewer, the figure is
         # the direct-equivalent rate and may exceed the peak.
         "ours_conv": "each conv row's impl_*: our Winograd F(4x4,3x3) for f32 3x3 stride-1 convolutions with "
-                     ">= 32 channels, >= 8x8 outputs and >= 128 tiles, oneDNN otherwise; DEEPSEEK_CPU_WINOGRAD=0: "
+                     ">= 32 channels, >= 128 tiles at least half used, oneDNN otherwise; DEEPSEEK_CPU_WINOGRAD=0: "
                      + os.environ.get("DEEPSEEK_CPU_WINOGRAD", "default"),
         "results": results,
     }

@@ -311,13 +311,15 @@ void transform_inputs(const Layout& l, const float* P, int64_t t0, int64_t tn, f
 }  // namespace
 
 bool winograd_pays(const Conv3x3& g) {
-  // Measured against oneDNN's direct jit:avx2 kernels on a 2-core Zen 3: at batch 32, 16
-  // channels lose (the GEMMs are too short to pay for the transforms), 32 win by 1.2-1.9x,
-  // as do 64-256 channels at 56-14 px; 7x7 images break even (ragged tiles waste 23%). With
-  // fewer than ~128 tiles in the batch (batch-1 inference past 28 px) the weight transform,
-  // paid per call, outweighs the saved products.
+  // Measured against oneDNN's direct jit:avx2 kernels on a 2-core Zen 3, forward and both
+  // gradients: 16 channels lose (the GEMMs are too short to pay for the transforms); from 32
+  // channels on it wins, 1.2-1.9x at batch 32 for 32-256 channels at 56-14 px, 1.8x for 256
+  // channels at 7 px and 2.7x for 512 at 4 px (batch 128). Below ~128 tiles in the batch
+  // (batch-1 inference past 28 px) the weight transform, paid per call, outweighs the saved
+  // products; and tiles must be at least half used (a 2x2 output in a 4x4 tile is not).
   const Layout l = layout(g);
-  return g.C >= 32 && g.OC >= 32 && g.OH >= 8 && g.OW >= 8 && l.tiles >= 128;
+  const double used = static_cast<double>(g.OH * g.OW) / static_cast<double>(l.TH * l.TW * 16);
+  return g.C >= 32 && g.OC >= 32 && l.tiles >= 128 && used >= 0.5;
 }
 
 int64_t winograd_forward_workspace(const Conv3x3& g) {
