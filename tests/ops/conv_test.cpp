@@ -111,6 +111,7 @@ TEST(Conv, WinogradMatchesReference) {
   std::vector<Cfg> cfgs = {
       {{2, 32, 29, 35}, 40, {1, 1}, {}},  {{4, 35, 26, 26}, 33, {0, 0}, {}}, {{2, 32, 30, 31}, 32, {2, 2}, {}},
       {{2, 32, 34, 33}, 32, {1, 2}, {}}, {{2, 40, 33, 34}, 48, {1, 1}, {2, 1}},
+      {{2, 130, 32, 32}, 140, {1, 1}, {}},  // many channels: the team splits the 36 GEMMs
   };
   for (auto& c : cfgs) {
     Ints pr = c.pad_r.empty() ? c.pad : c.pad_r;

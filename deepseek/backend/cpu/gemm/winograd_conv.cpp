@@ -32,17 +32,32 @@ struct Layout {
   int64_t TH, TW, tiles;  // tile rows and columns per image, tiles in the batch
   int64_t Cp, OCp;        // channels padded to whole vectors
   int64_t PH, PW;         // padded input extent: every tile's 6x6 patch lies inside
-  int64_t chunk;          // tiles transformed and multiplied together
+  int64_t chunk;          // tiles one thread transforms and multiplies on its own
+  int64_t team_chunk;     // tiles the team transforms together, then multiplies
+  // The forward's chunks: one thread's each while the transformed weights are small (they are
+  // read again for every chunk, from L3); the team's when they are large (256 channels and
+  // up), where the threads split the 36 GEMMs so each reads its weights once per chunk.
+  bool thread_chunks;
 };
 
-Layout layout(const Conv3x3& g) {
+// Tiles whose transformed inputs and outputs (36 x tiles x (Cp + OCp) floats) fit in `bytes`,
+// in whole 6-row panels, at least `least`.
+int64_t tiles_fitting(const Layout& l, int64_t bytes, int64_t least) {
+  const int64_t fit = bytes / (4 * kXi * (l.Cp + l.OCp));
+  return std::min(round_up(l.tiles, 6), std::max(least, fit / 6 * 6));
+}
+
+Layout layout(const Conv3x3& g, int team = 1) {
   Layout l{};
   l.TH = (g.OH + 3) / 4, l.TW = (g.OW + 3) / 4, l.tiles = g.N * l.TH * l.TW;
   l.Cp = round_up(g.C, 8), l.OCp = round_up(g.OC, 8);
   l.PH = l.TH * 4 + 2, l.PW = l.TW * 4 + 2;
-  // A chunk's transformed inputs and outputs (36 x chunk x (Cp + OCp) floats) fit in ~6 MiB.
-  const int64_t fit = (int64_t{6} << 20) / (4 * kXi * (l.Cp + l.OCp));
-  l.chunk = std::min(round_up(l.tiles, 6), std::max<int64_t>(48, fit / 6 * 6));
+  // A thread's chunk stays near its own caches (~1 MiB); the team's (~6 MiB, in L3) is also the
+  // K of the weight gradient's GEMMs.
+  l.chunk = tiles_fitting(l, int64_t{1} << 20, 24);
+  l.chunk = std::min(l.chunk, std::max<int64_t>(12, round_up((l.tiles + 2 * team - 1) / (2 * team), 6)));  // >= 2 each
+  l.team_chunk = tiles_fitting(l, int64_t{6} << 20, 48);
+  l.thread_chunks = l.Cp * l.OCp <= 128 * 128;
   return l;
 }
 
@@ -275,13 +290,14 @@ TileAt tile_at(const Layout& l, int64_t t) {
 struct ForwardBuffers {
   float *P, *U, *Up, *V, *M;
 };
-ForwardBuffers carve_forward(const Conv3x3& g, const Layout& l, Carver& cv) {
+ForwardBuffers carve_forward(const Conv3x3& g, const Layout& l, int team, Carver& cv) {
   ForwardBuffers b{};
   b.P = cv.take(g.N * l.PH * l.PW * l.Cp);
   b.U = cv.take(kXi * l.Cp * l.OCp);
   b.Up = cv.take(kXi * packed_b_floats(l.Cp, l.OCp));
-  b.V = cv.take(kXi * l.chunk * l.Cp);
-  b.M = cv.take(kXi * l.chunk * l.OCp);
+  const int64_t tiles = l.thread_chunks ? team * l.chunk : l.team_chunk;  // one chunk per thread, or one
+  b.V = cv.take(kXi * tiles * l.Cp);
+  b.M = cv.take(kXi * tiles * l.OCp);
   return b;
 }
 
@@ -292,19 +308,33 @@ WeightGradBuffers carve_weight_grad(const Conv3x3& g, const Layout& l, Carver& c
   WeightGradBuffers b{};
   b.P = cv.take(g.N * l.PH * l.PW * l.Cp);
   b.Q = cv.take(g.N * (l.TH * 4) * (l.TW * 4) * l.OCp);
-  b.V = cv.take(kXi * l.chunk * l.Cp);
-  b.D = cv.take(kXi * l.chunk * l.OCp);
+  b.V = cv.take(kXi * l.team_chunk * l.Cp);
+  b.D = cv.take(kXi * l.team_chunk * l.OCp);
   b.dU = cv.take(kXi * l.Cp * l.OCp);
   return b;
 }
 
-// The chunk's input tiles [t0, t0 + tn) into V (36 x chunk x Cp). An `omp for`.
-void transform_inputs(const Layout& l, const float* P, int64_t t0, int64_t tn, float* V) {
-#pragma omp for schedule(static)
-  for (int64_t i = 0; i < tn; ++i) {
-    const TileAt t = tile_at(l, t0 + i);
-    const float* p = P + ((t.n * l.PH + t.ty * 4) * l.PW + t.tx * 4) * l.Cp;
-    for (int64_t c = 0; c < l.Cp; c += 8) input_tile(p + c, l.PW * l.Cp, l.Cp, V + i * l.Cp + c, l.chunk * l.Cp);
+// Input tile t into V: its 36 transformed positions, vs floats apart, Cp channels each.
+void transform_input_tile(const Layout& l, const float* P, int64_t t, float* v, int64_t vs) {
+  const TileAt at = tile_at(l, t);
+  const float* p = P + ((at.n * l.PH + at.ty * 4) * l.PW + at.tx * 4) * l.Cp;
+  for (int64_t c = 0; c < l.Cp; c += 8) input_tile(p + c, l.PW * l.Cp, l.Cp, v + c, vs);
+}
+
+// Output tile t (+ bias) into y from its 36 positions in m, ms floats apart, OCp channels each.
+void write_output_tile(const Conv3x3& g, const Layout& l, const float* m, int64_t ms, const float* bias,
+                       int64_t t, float* y) {
+  const TileAt at = tile_at(l, t);
+  const int64_t oy = at.ty * 4, ox = at.tx * 4;
+  const int64_t rows = std::min<int64_t>(4, g.OH - oy), cols = std::min<int64_t>(4, g.OW - ox);
+  for (int64_t o = 0; o < g.OC; o += 8) {
+    const int64_t chans = std::min<int64_t>(8, g.OC - o);
+    alignas(32) float bv[8] = {};
+    if (bias)
+      for (int64_t k = 0; k < chans; ++k) bv[k] = bias[o + k];
+    __m256 tile[4][4];
+    output_tile(m + o, ms, _mm256_load_ps(bv), tile);
+    store_tile(tile, y + ((at.n * g.OC + o) * g.OH + oy) * g.OW + ox, g.OH * g.OW, g.OW, rows, cols, chans);
   }
 }
 
@@ -324,7 +354,8 @@ bool winograd_pays(const Conv3x3& g) {
 
 int64_t winograd_forward_workspace(const Conv3x3& g) {
   Carver cv{nullptr};
-  carve_forward(g, layout(g), cv);
+  const int team = usable_threads();
+  carve_forward(g, layout(g, team), team, cv);
   return cv.used;
 }
 
@@ -335,11 +366,11 @@ int64_t winograd_backward_weights_workspace(const Conv3x3& g) {
 }
 
 void winograd_forward(const Conv3x3& g, const float* x, const float* w, const float* bias, float* y, float* ws) {
-  const Layout l = layout(g);
-  Carver cv{ws};
-  const ForwardBuffers b = carve_forward(g, l, cv);
-  const int64_t pb = packed_b_floats(l.Cp, l.OCp), plane = g.OH * g.OW;
   const int team = usable_threads();
+  const Layout l = layout(g, team);
+  Carver cv{ws};
+  const ForwardBuffers b = carve_forward(g, l, team, cv);
+  const int64_t pb = packed_b_floats(l.Cp, l.OCp);
 #pragma omp parallel num_threads(team) if (team > 1)
   {
     to_padded_nhwc(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, l.PH, l.PW, l.Cp, b.P);
@@ -359,32 +390,38 @@ void winograd_forward(const Conv3x3& g, const float* x, const float* w, const fl
     for (int64_t xi = 0; xi < kXi; ++xi)
       pack_b_whole(l.Cp, l.OCp, b.U + xi * l.Cp * l.OCp, l.OCp, 1, b.Up + xi * pb);
 
-    const int64_t splits = gemm_splits(omp_get_num_threads());
-    for (int64_t t0 = 0; t0 < l.tiles; t0 += l.chunk) {
-      const int64_t tn = std::min(l.chunk, l.tiles - t0);
-      transform_inputs(l, b.P, t0, tn, b.V);
+    if (l.thread_chunks) {
+      // Each thread takes whole chunks of tiles: transforms, 36 GEMMs and the output, with no
+      // barrier between and its transformed data near its own caches.
+      const int t = omp_get_thread_num();
+      const int64_t T = l.chunk;
+      float *V = b.V + t * kXi * T * l.Cp, *M = b.M + t * kXi * T * l.OCp;
 #pragma omp for schedule(dynamic)
-      for (int64_t item = 0; item < kXi * splits; ++item) {
-        const int64_t xi = item / splits;
-        int64_t r0, r1;
-        split_rows(tn, item % splits, splits, r0, r1);
-        sgemm_serial_packed(r1 - r0, l.OCp, l.Cp, b.V + (xi * l.chunk + r0) * l.Cp, l.Cp, 1, b.Up + xi * pb, 0.f,
-                            b.M + (xi * l.chunk + r0) * l.OCp, l.OCp);
+      for (int64_t t0 = 0; t0 < l.tiles; t0 += T) {
+        const int64_t tn = std::min(T, l.tiles - t0);
+        for (int64_t i = 0; i < tn; ++i) transform_input_tile(l, b.P, t0 + i, V + i * l.Cp, T * l.Cp);
+        for (int64_t xi = 0; xi < kXi; ++xi)
+          sgemm_serial_packed(tn, l.OCp, l.Cp, V + xi * T * l.Cp, l.Cp, 1, b.Up + xi * pb, 0.f, M + xi * T * l.OCp,
+                              l.OCp);
+        for (int64_t i = 0; i < tn; ++i) write_output_tile(g, l, M + i * l.OCp, T * l.OCp, bias, t0 + i, y);
       }
+    } else {
+      // The team transforms a chunk, splits its 36 GEMMs, then writes its outputs.
+      const int64_t T = l.team_chunk, splits = gemm_splits(omp_get_num_threads());
+      for (int64_t t0 = 0; t0 < l.tiles; t0 += T) {
+        const int64_t tn = std::min(T, l.tiles - t0);
 #pragma omp for schedule(static)
-      for (int64_t i = 0; i < tn; ++i) {
-        const TileAt t = tile_at(l, t0 + i);
-        const int64_t oy = t.ty * 4, ox = t.tx * 4;
-        const int64_t rows = std::min<int64_t>(4, g.OH - oy), cols = std::min<int64_t>(4, g.OW - ox);
-        for (int64_t o = 0; o < g.OC; o += 8) {
-          const int64_t chans = std::min<int64_t>(8, g.OC - o);
-          alignas(32) float bv[8] = {};
-          if (bias)
-            for (int64_t k = 0; k < chans; ++k) bv[k] = bias[o + k];
-          __m256 tile[4][4];
-          output_tile(b.M + i * l.OCp + o, l.chunk * l.OCp, _mm256_load_ps(bv), tile);
-          store_tile(tile, y + ((t.n * g.OC + o) * g.OH + oy) * g.OW + ox, plane, g.OW, rows, cols, chans);
+        for (int64_t i = 0; i < tn; ++i) transform_input_tile(l, b.P, t0 + i, b.V + i * l.Cp, T * l.Cp);
+#pragma omp for schedule(dynamic)
+        for (int64_t item = 0; item < kXi * splits; ++item) {
+          const int64_t xi = item / splits;
+          int64_t r0, r1;
+          split_rows(tn, item % splits, splits, r0, r1);
+          sgemm_serial_packed(r1 - r0, l.OCp, l.Cp, b.V + (xi * T + r0) * l.Cp, l.Cp, 1, b.Up + xi * pb, 0.f,
+                              b.M + (xi * T + r0) * l.OCp, l.OCp);
         }
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < tn; ++i) write_output_tile(g, l, b.M + i * l.OCp, T * l.OCp, bias, t0 + i, y);
       }
     }
   }
@@ -401,14 +438,15 @@ void winograd_backward_weights(const Conv3x3& g, const float* dy, const float* x
     to_padded_nhwc(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, l.PH, l.PW, l.Cp, b.P);
     to_padded_nhwc(dy, g.N, g.OC, g.OH, g.OW, 0, 0, QH, QW, l.OCp, b.Q);
     const int64_t splits = gemm_splits(omp_get_num_threads());
-    for (int64_t t0 = 0; t0 < l.tiles; t0 += l.chunk) {
-      const int64_t tn = std::min(l.chunk, l.tiles - t0);
-      transform_inputs(l, b.P, t0, tn, b.V);
+    const int64_t T = l.team_chunk;
+    for (int64_t t0 = 0; t0 < l.tiles; t0 += T) {
+      const int64_t tn = std::min(T, l.tiles - t0);
 #pragma omp for schedule(static)
       for (int64_t i = 0; i < tn; ++i) {
+        transform_input_tile(l, b.P, t0 + i, b.V + i * l.Cp, T * l.Cp);
         const TileAt t = tile_at(l, t0 + i);
         const float* q = b.Q + ((t.n * QH + t.ty * 4) * QW + t.tx * 4) * l.OCp;
-        for (int64_t o = 0; o < l.OCp; o += 8) grad_tile(q + o, QW * l.OCp, l.OCp, b.D + i * l.OCp + o, l.chunk * l.OCp);
+        for (int64_t o = 0; o < l.OCp; o += 8) grad_tile(q + o, QW * l.OCp, l.OCp, b.D + i * l.OCp + o, T * l.OCp);
       }
       // dU[xi] (Cp x OCp) += V[xi]^T (Cp x tn) @ D[xi] (tn x OCp)
 #pragma omp for schedule(dynamic)
@@ -416,7 +454,7 @@ void winograd_backward_weights(const Conv3x3& g, const float* dy, const float* x
         const int64_t xi = item / splits;
         int64_t r0, r1;
         split_rows(l.Cp, item % splits, splits, r0, r1);
-        sgemm(r1 - r0, l.OCp, tn, 1.f, b.V + xi * l.chunk * l.Cp + r0, 1, l.Cp, b.D + xi * l.chunk * l.OCp, l.OCp,
+        sgemm(r1 - r0, l.OCp, tn, 1.f, b.V + xi * T * l.Cp + r0, 1, l.Cp, b.D + xi * T * l.OCp, l.OCp,
               1, t0 == 0 ? 0.f : 1.f, b.dU + (xi * l.Cp + r0) * l.OCp, l.OCp);
       }
     }
