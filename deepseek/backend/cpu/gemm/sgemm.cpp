@@ -187,10 +187,9 @@ int team_size(int64_t M, int64_t N, int64_t K) {
 
 int64_t packed_b_floats(int64_t K, int64_t N) { return K * ((N + NR - 1) / NR * NR); }
 
-void pack_b_whole(int64_t K, int64_t N, const float* b, int64_t b_row, int64_t b_col, float* bp) {
-  const int64_t panels = (N + NR - 1) / NR;
-  for (int64_t pc = 0; pc < K; pc += KC)  // slice pc starts after pc full-width rows
-    pack_b(std::min(KC, K - pc), N, 0, panels, b + pc * b_row, b_row, b_col, bp + pc * panels * NR);
+int64_t packed_b_index(int64_t K, int64_t N, int64_t k, int64_t n) {
+  const int64_t panels = (N + NR - 1) / NR, pc = k / KC * KC, q = n / NR;
+  return pc * panels * NR + q * NR * std::min(KC, K - pc) + (k - pc) * NR + (n - q * NR);
 }
 
 void sgemm_serial_packed(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_row, int64_t a_col,

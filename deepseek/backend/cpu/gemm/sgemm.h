@@ -18,10 +18,12 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t
            const float* b, int64_t b_row, int64_t b_col, float beta, float* c, int64_t ldc);
 
 // B packed once for many products against it on one thread each (a convolution's transformed
-// weights): pack_b_whole writes packed_b_floats(K, N) floats to bp (64-byte aligned), and
-// sgemm_serial_packed computes C = A @ B + beta * C with it on the calling thread.
+// weights, written there by the caller): packed_b_floats(K, N) floats (64-byte aligned), where
+// element (k, n) lies at packed_b_index(K, N, k, n) and NR (16) consecutive n of one k are
+// contiguous, 32-byte aligned in pairs of 8. sgemm_serial_packed computes C = A @ B + beta * C
+// with it on the calling thread.
 int64_t packed_b_floats(int64_t K, int64_t N);
-void pack_b_whole(int64_t K, int64_t N, const float* b, int64_t b_row, int64_t b_col, float* bp);
+int64_t packed_b_index(int64_t K, int64_t N, int64_t k, int64_t n);
 void sgemm_serial_packed(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_row, int64_t a_col,
                          const float* bp, float beta, float* c, int64_t ldc);
 

@@ -288,12 +288,11 @@ TileAt tile_at(const Layout& l, int64_t t) {
 }
 
 struct ForwardBuffers {
-  float *P, *U, *Up, *V, *M;
+  float *P, *Up, *V, *M;
 };
 ForwardBuffers carve_forward(const Conv3x3& g, const Layout& l, int team, Carver& cv) {
   ForwardBuffers b{};
   b.P = cv.take(g.N * l.PH * l.PW * l.Cp);
-  b.U = cv.take(kXi * l.Cp * l.OCp);
   b.Up = cv.take(kXi * packed_b_floats(l.Cp, l.OCp));
   const int64_t tiles = l.thread_chunks ? team * l.chunk : l.team_chunk;  // one chunk per thread, or one
   b.V = cv.take(kXi * tiles * l.Cp);
@@ -374,7 +373,8 @@ void winograd_forward(const Conv3x3& g, const float* x, const float* w, const fl
 #pragma omp parallel num_threads(team) if (team > 1)
   {
     to_padded_nhwc(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, l.PH, l.PW, l.Cp, b.P);
-    // U[xi, c, o] = (G w[o, c] G^T)[xi], zero for padded channels; 8 output channels a vector.
+    // U[xi, c, o] = (G w[o, c] G^T)[xi], zero for padded channels; 8 output channels a vector,
+    // written straight into the sgemm's packed-B layout (Up).
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < l.Cp; ++c)
       for (int64_t o = 0; o < l.OCp; o += 8) {
@@ -384,11 +384,9 @@ void winograd_forward(const Conv3x3& g, const float* x, const float* w, const fl
         __m256 kv[9], u[36];
         for (int e = 0; e < 9; ++e) kv[e] = _mm256_load_ps(k[e]);
         weight_tile(kv, u);
-        for (int xi = 0; xi < kXi; ++xi) _mm256_storeu_ps(b.U + (xi * l.Cp + c) * l.OCp + o, u[xi]);
+        const int64_t at = packed_b_index(l.Cp, l.OCp, c, o);
+        for (int xi = 0; xi < kXi; ++xi) _mm256_store_ps(b.Up + xi * pb + at, u[xi]);
       }
-#pragma omp for schedule(static)
-    for (int64_t xi = 0; xi < kXi; ++xi)
-      pack_b_whole(l.Cp, l.OCp, b.U + xi * l.Cp * l.OCp, l.OCp, 1, b.Up + xi * pb);
 
     if (l.thread_chunks) {
       // Each thread takes whole chunks of tiles: transforms, 36 GEMMs and the output, with no
