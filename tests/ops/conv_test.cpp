@@ -101,7 +101,7 @@ TEST(Conv, OneDnnGradientsMatchReference) {
 
 // 3x3 stride-1 f32 convolutions with enough channels take Winograd's F(4x4, 3x3) on AVX2 CPUs
 // (all three directions) when the batch has >= 128 tiles: against the f64 path, with ragged tiles, channels that are not whole
-// vectors, every padding 0-2, asymmetric padding and a bias.
+// vectors, every padding 0-2, asymmetric padding, a bias, and channels_last activations and weights.
 TEST(Conv, WinogradMatchesReference) {
   struct Cfg {
     Shape x;
@@ -139,6 +139,21 @@ TEST(Conv, WinogradMatchesReference) {
     EXPECT_TRUE(near(y32, y64)) << what << " forward";
     EXPECT_TRUE(near(gx32, gx64)) << what << " grad input";
     EXPECT_TRUE(near(gw32, gw64)) << what << " grad weight";
+    // channels_last activations (and weights) are read and written in place, as NHWC
+    const auto cl = MemoryFormat::channels_last;
+    for (bool w_cl : {false, true}) {
+      Tensor xc = x.contiguous(cl), wc = w_cl ? w.contiguous(cl) : w, gc = g.contiguous(cl);
+      Tensor y = conv2d(xc, wc, b, Ints{1, 1}, c.pad);
+      Tensor gx = conv2d_backward_input(gc, wc, c.x, {1, 1}, c.pad, {1, 1}, 1, pr);
+      Tensor gw = conv2d_backward_weight(gc, xc, ws, {1, 1}, c.pad, {1, 1}, 1, pr);
+      if (std::string(cpu::cpu_capability()) == "avx2" && !(off && std::string(off) == "0"))
+        for (const char* k : {"conv_fwd", "conv_bwd_data", "conv_bwd_weights"})
+          EXPECT_EQ(cpu::onednn::impl_name(k), "deepseek winograd f(4x4,3x3) avx2") << what << " NHWC " << k;
+      EXPECT_TRUE(y.is_contiguous(cl) && gx.is_contiguous(cl)) << what;
+      EXPECT_TRUE(near(y, y64)) << what << " NHWC forward, weights NHWC " << w_cl;
+      EXPECT_TRUE(near(gx, gx64)) << what << " NHWC grad input, weights NHWC " << w_cl;
+      EXPECT_TRUE(near(gw, gw64)) << what << " NHWC grad weight, weights NHWC " << w_cl;
+    }
   }
 }
 

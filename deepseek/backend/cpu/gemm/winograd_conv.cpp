@@ -216,6 +216,19 @@ inline void store_tile(const __m256 t[4][4], float* y, int64_t plane, int64_t ow
   }
 }
 
+// The same corner into NHWC at y (pixels `pixel` floats apart, rows `row` apart).
+inline void store_tile_nhwc(const __m256 t[4][4], float* y, int64_t pixel, int64_t row, int64_t rows, int64_t cols,
+                            int64_t chans) {
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(chans)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      float* dst = y + i * row + j * pixel;
+      if (chans == 8) _mm256_storeu_ps(dst, t[i][j]);
+      else _mm256_maskstore_ps(dst, mask, t[i][j]);
+    }
+}
+
 inline void transpose8x8(__m256 r[8]) {
   __m256 t[8], s[8];
   for (int i = 0; i < 4; ++i) {
@@ -233,10 +246,11 @@ inline void transpose8x8(__m256 r[8]) {
   }
 }
 
-// src (N, C, H, W) into dst (N, PH, PW, Cp): dst[n, py, px, c] = src[n, c, py - top, px - left],
-// zero outside src and for c >= C. Runs as an `omp for` of the enclosing team.
-void to_padded_nhwc(const float* src, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
-                    int64_t PH, int64_t PW, int64_t Cp, float* dst) {
+// src (N, C, H, W), NCHW or NHWC (src_nhwc), into dst (N, PH, PW, Cp): dst[n, py, px, c] =
+// src[n, c, py - top, px - left], zero outside src and for c >= C. Runs as an `omp for` of the
+// enclosing team.
+void to_padded_nhwc(const float* src, bool src_nhwc, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top,
+                    int64_t left, int64_t PH, int64_t PW, int64_t Cp, float* dst) {
 #pragma omp for collapse(2) schedule(static)
   for (int64_t n = 0; n < N; ++n)
     for (int64_t py = 0; py < PH; ++py) {
@@ -250,6 +264,14 @@ void to_padded_nhwc(const float* src, int64_t N, int64_t C, int64_t H, int64_t W
       const int64_t x0 = std::clamp<int64_t>(left, 0, PW), x1 = std::clamp<int64_t>(left + W, 0, PW);
       std::memset(out, 0, sizeof(float) * x0 * Cp);
       std::memset(out + x1 * Cp, 0, sizeof(float) * (PW - x1) * Cp);
+      if (src_nhwc) {  // a copy of each pixel's channels
+        const float* in = src + (n * H + y) * W * C;
+        for (int64_t px = x0; px < x1; ++px) {
+          std::memcpy(out + px * Cp, in + (px - left) * C, sizeof(float) * C);
+          std::memset(out + px * Cp + C, 0, sizeof(float) * (Cp - C));
+        }
+        continue;
+      }
       const float* in = src + (n * C * H + y) * W;  // in[c * H * W + x] = src[n, c, y, x]
       const int64_t plane = H * W;
       int64_t c = 0;
@@ -333,7 +355,10 @@ void write_output_tile(const Conv3x3& g, const Layout& l, const float* m, int64_
       for (int64_t k = 0; k < chans; ++k) bv[k] = bias[o + k];
     __m256 tile[4][4];
     output_tile(m + o, ms, _mm256_load_ps(bv), tile);
-    store_tile(tile, y + ((at.n * g.OC + o) * g.OH + oy) * g.OW + ox, g.OH * g.OW, g.OW, rows, cols, chans);
+    if (g.y_nhwc)
+      store_tile_nhwc(tile, y + ((at.n * g.OH + oy) * g.OW + ox) * g.OC + o, g.OC, g.OW * g.OC, rows, cols, chans);
+    else
+      store_tile(tile, y + ((at.n * g.OC + o) * g.OH + oy) * g.OW + ox, g.OH * g.OW, g.OW, rows, cols, chans);
   }
 }
 
@@ -372,7 +397,7 @@ void winograd_forward(const Conv3x3& g, const float* x, const float* w, const fl
   const int64_t pb = packed_b_floats(l.Cp, l.OCp);
 #pragma omp parallel num_threads(team) if (team > 1)
   {
-    to_padded_nhwc(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, l.PH, l.PW, l.Cp, b.P);
+    to_padded_nhwc(x, g.x_nhwc, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, l.PH, l.PW, l.Cp, b.P);
     // U[xi, c, o] = (G w[o, c] G^T)[xi], zero for padded channels; 8 output channels a vector,
     // written straight into the sgemm's packed-B layout (Up).
 #pragma omp for schedule(static)
@@ -433,8 +458,8 @@ void winograd_backward_weights(const Conv3x3& g, const float* dy, const float* x
   const int team = usable_threads();
 #pragma omp parallel num_threads(team) if (team > 1)
   {
-    to_padded_nhwc(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, l.PH, l.PW, l.Cp, b.P);
-    to_padded_nhwc(dy, g.N, g.OC, g.OH, g.OW, 0, 0, QH, QW, l.OCp, b.Q);
+    to_padded_nhwc(x, g.x_nhwc, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, l.PH, l.PW, l.Cp, b.P);
+    to_padded_nhwc(dy, g.y_nhwc, g.N, g.OC, g.OH, g.OW, 0, 0, QH, QW, l.OCp, b.Q);
     const int64_t splits = gemm_splits(omp_get_num_threads());
     const int64_t T = l.team_chunk;
     for (int64_t t0 = 0; t0 < l.tiles; t0 += T) {

@@ -10,11 +10,13 @@
 
 namespace deepseek::cpu::gemm {
 
-// Contiguous NCHW tensors: x (N, C, H, W), w (OC, C, 3, 3), y (N, OC, OH, OW), where
-// y[oy, ox] = sum over c, ky, kx of x[oy - pad_top + ky, ox - pad_left + kx] * w[ky, kx] and x is
-// zero outside its extent (any pads and output sizes, as long as they are >= 0).
+// x (N, C, H, W), w (OC, C, 3, 3) contiguous, y (N, OC, OH, OW), where y[oy, ox] = sum over c,
+// ky, kx of x[oy - pad_top + ky, ox - pad_left + kx] * w[ky, kx] and x is zero outside its extent
+// (any pads and output sizes, as long as they are >= 0). x and y are dense, each either NCHW
+// (row-major) or NHWC (channels_last) as its flag says; for the weight gradient, y is dy.
 struct Conv3x3 {
   int64_t N, C, H, W, OC, OH, OW, pad_top, pad_left;
+  bool x_nhwc = false, y_nhwc = false;
 };
 
 // Whether the Winograd path is expected to beat a direct convolution on this shape.

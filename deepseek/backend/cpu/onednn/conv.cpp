@@ -4,8 +4,8 @@
 // version) and cached. bf16/f16 compute through f32 (no bf16 convolution on AVX2 in 2.6);
 // f64 through im2col + OpenBLAS dgemm (a reference path for gradcheck, not the fast path).
 // On AVX2+FMA CPUs, f32 3x3 convolutions with stride 1 and one group take Winograd's F(4x4, 3x3)
-// instead (gemm/winograd_conv.h) in all three directions; DEEPSEEK_CPU_WINOGRAD=0 keeps them
-// on oneDNN.
+// instead (gemm/winograd_conv.h) in all three directions, NCHW or channels_last;
+// DEEPSEEK_CPU_WINOGRAD=0 keeps them on oneDNN.
 //
 // Padding may be asymmetric (conv2d 'same' with an even kernel). Rows the windows never reach
 // (when (H + pads - span) is not a multiple of the stride) are cut from the input window
@@ -151,27 +151,32 @@ bool winograd_enabled() {
 }
 
 // The Winograd problem of this geometry, when it has one: 3x3, stride 1, dilation 1, one
-// group, every input row and column reached, dense NCHW tensors.
-bool winograd_shape(const Geo& g, std::initializer_list<const Tensor*> ts, gemm::Conv3x3& c) {
+// group, every input row and column reached; activations x and y (for the weight gradient, dy)
+// dense NCHW or NHWC. The weights are made contiguous by the callers.
+bool winograd_shape(const Geo& g, const Tensor& x, const Tensor& y, gemm::Conv3x3& c) {
   if (!winograd_enabled() || g.KH != 3 || g.KW != 3 || g.G != 1 || g.Hw != g.H || g.Ww != g.W) return false;
   for (int i = 0; i < 2; ++i)
     if (g.s[i] != 1 || g.d[i] != 1 || g.pl[i] > 2) return false;
-  for (const Tensor* t : ts)
-    if (!t->is_contiguous()) return false;
-  c = {g.N, g.C, g.H, g.W, g.OC, g.OH, g.OW, g.pl[0], g.pl[1]};
+  auto nhwc = [](const Tensor& t) { return !t.is_contiguous() && t.is_contiguous(MemoryFormat::channels_last); };
+  auto dense = [&](const Tensor& t) { return t.is_contiguous() || nhwc(t); };
+  if (!dense(x) || !dense(y)) return false;
+  c = {g.N, g.C, g.H, g.W, g.OC, g.OH, g.OW, g.pl[0], g.pl[1], nhwc(x), nhwc(y)};
   return gemm::winograd_pays(c);
 }
 
 constexpr const char* kWinograd = "deepseek winograd f(4x4,3x3) avx2";
 
+Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : dn::dense_copy(t); }
+
 Tensor workspace(int64_t floats) { return Tensor::empty({floats}, DType::f32); }
 
 void fwd_f32(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y, const Geo& g) {
   gemm::Conv3x3 c;
-  if (winograd_shape(g, {&x, &w, &y}, c) && (!b || b->is_contiguous())) {
+  if (winograd_shape(g, x, y, c)) {
+    Tensor wd = dense(w), bd = b ? dense(*b) : Tensor();
     Tensor ws = workspace(gemm::winograd_forward_workspace(c));
     dn::note_impl("conv_fwd", kWinograd);
-    return gemm::winograd_forward(c, x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr,
+    return gemm::winograd_forward(c, x.data<float>(), wd.data<float>(), b ? bd.data<float>() : nullptr,
                                   y.data<float>(), ws.data<float>());
   }
   memory::desc xm = act_md(x, g.Hw, g.Ww), wm = w_md(w, g.G), ym = dn::md_of(y), bm;
@@ -198,14 +203,14 @@ void bwd_data_f32(const Tensor& dy, const Tensor& w, Tensor& dx, const Geo& g) {
   // The data gradient of a 3x3 stride-1 convolution is the convolution of dy with the weights
   // transposed (C <-> OC) and flipped, padded by 2 - pad.
   gemm::Conv3x3 c;
-  if (winograd_shape(g, {&dy, &w, &dx}, c)) {
-    Tensor wt = Tensor::empty({g.C, g.OC, 3, 3}, DType::f32);
-    const float* src = w.data<float>();
+  if (winograd_shape(g, dx, dy, c)) {
+    Tensor wd = dense(w), wt = Tensor::empty({g.C, g.OC, 3, 3}, DType::f32);
+    const float* src = wd.data<float>();
     float* dst = wt.data<float>();
     for (int64_t o = 0; o < g.OC; ++o)
       for (int64_t i = 0; i < g.C; ++i)
         for (int k = 0; k < 9; ++k) dst[(i * g.OC + o) * 9 + 8 - k] = src[(o * g.C + i) * 9 + k];
-    const gemm::Conv3x3 t{g.N, g.OC, g.OH, g.OW, g.C, g.H, g.W, 2 - g.pl[0], 2 - g.pl[1]};
+    const gemm::Conv3x3 t{g.N, g.OC, g.OH, g.OW, g.C, g.H, g.W, 2 - g.pl[0], 2 - g.pl[1], c.y_nhwc, c.x_nhwc};
     Tensor ws = workspace(gemm::winograd_forward_workspace(t));
     dn::note_impl("conv_bwd_data", kWinograd);
     return gemm::winograd_forward(t, dy.data<float>(), wt.data<float>(), nullptr, dx.data<float>(),
@@ -236,11 +241,13 @@ void bwd_data_f32(const Tensor& dy, const Tensor& w, Tensor& dx, const Geo& g) {
 // dw (OC, C/G, KH, KW) from dy and x.
 void bwd_weights_f32(const Tensor& dy, const Tensor& x, Tensor& dw, const Geo& g) {
   gemm::Conv3x3 c;
-  if (winograd_shape(g, {&dy, &x, &dw}, c)) {
+  if (winograd_shape(g, x, dy, c)) {
     Tensor ws = workspace(gemm::winograd_backward_weights_workspace(c));
     dn::note_impl("conv_bwd_weights", kWinograd);
-    return gemm::winograd_backward_weights(c, dy.data<float>(), x.data<float>(), dw.data<float>(),
-                                           ws.data<float>());
+    Tensor out = dw.is_contiguous() ? dw : Tensor::empty(dw.sizes(), DType::f32);
+    gemm::winograd_backward_weights(c, dy.data<float>(), x.data<float>(), out.data<float>(), ws.data<float>());
+    if (!out.is_same(dw)) dn::copy_into(dw, out);
+    return;
   }
   memory::desc xm = act_md(x, g.Hw, g.Ww), dwm = w_md(dw, g.G), dym = dn::md_of(dy);
   dn::Key k = geo_key("conv_bwd_weights", g);
@@ -268,8 +275,6 @@ Window2d window(const Geo& g) {
   Window2d w{g.C / g.G, g.H, g.W, g.KH, g.KW, g.OH, g.OW, g.s[0], g.s[1], g.pl[0], g.pl[1], g.d[0], g.d[1]};
   return w;
 }
-
-Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : dn::dense_copy(t); }
 
 void fwd_f64(const Tensor& x_, const Tensor& w_, const Tensor* b, Tensor& y, const Geo& g) {
   Tensor x = dense(x_), w = dense(w_);
