@@ -6,10 +6,11 @@
 // those matrices the sum over c is a GEMM (tiles x C) @ (C x OC), run by our sgemm on U packed
 // once. The weight gradient is the same algebra backwards:
 //   dU[xi] = sum_t V[t, xi]^T (A dY_t A^T)[xi],   dw[o, c] = G^T dU[c, o] G.
-// Activations are first copied to zero-padded NHWC (channels padded to 8), so every tile reads
-// a full patch, and transforms run on 8 channels per vector. Tiles go in chunks whose
-// transformed data stays in L3; in a chunk the threads split the tiles for the transforms and
-// the 36 positions for the GEMMs.
+// Activations (NCHW or NHWC) are first copied to zero-padded NHWC (channels padded to 8), so
+// every tile reads a full patch, and transforms run on 8 channels per vector. Tiles go in
+// chunks: in the forward, each thread takes whole chunks while the transformed weights are
+// small; otherwise, and in the weight gradient, the team shares a chunk whose transformed data
+// stays in L3, splitting the tiles for the transforms and the 36 positions for the GEMMs.
 #include "deepseek/backend/cpu/gemm/winograd_conv.h"
 
 #include <immintrin.h>
@@ -54,8 +55,9 @@ Layout layout(const Conv3x3& g, int team = 1) {
   l.PH = l.TH * 4 + 2, l.PW = l.TW * 4 + 2;
   // A thread's chunk stays near its own caches (~1 MiB); the team's (~6 MiB, in L3) is also the
   // K of the weight gradient's GEMMs.
-  l.chunk = tiles_fitting(l, int64_t{1} << 20, 24);
-  l.chunk = std::min(l.chunk, std::max<int64_t>(12, round_up((l.tiles + 2 * team - 1) / (2 * team), 6)));  // >= 2 each
+  // Thread chunks are also small enough for every thread to get two.
+  const int64_t two_each = std::max<int64_t>(12, round_up((l.tiles + 2 * team - 1) / (2 * team), 6));
+  l.chunk = std::min(tiles_fitting(l, int64_t{1} << 20, 24), two_each);
   l.team_chunk = tiles_fitting(l, int64_t{6} << 20, 48);
   l.thread_chunks = l.Cp * l.OCp <= 128 * 128;
   return l;
