@@ -1,6 +1,8 @@
 // conv1d / conv2d / conv_transpose2d: forward against PyTorch fixtures (tests/fixtures/
 // gen_conv.py), oneDNN f32 against the f64 im2col+dgemm path (forward and both gradients),
 // non-contiguous inputs, half precision, gradcheck and double backward, caches, bad inputs.
+#include <random>
+
 #include "deepseek/backend/cpu/capability.h"
 #include "deepseek/backend/cpu/onednn/onednn.h"
 #include "deepseek/ops/linalg_backward.h"
@@ -155,6 +157,39 @@ TEST(Conv, WinogradMatchesReference) {
       EXPECT_TRUE(near(gw, gw64)) << what << " NHWC grad weight, weights NHWC " << w_cl;
     }
   }
+}
+
+// Seeded random 3x3 stride-1 shapes around the Winograd thresholds (batch, channels, sizes,
+// pads, asymmetric pads, NCHW or channels_last): whichever kernel runs, the three directions
+// match the f64 path to 2e-5 of the largest magnitude.
+TEST(Conv, RandomThreeByThreeShapesMatchReference) {
+  std::mt19937 rng(11);
+  auto pick = [&](int lo, int hi) { return int64_t{std::uniform_int_distribution<int>(lo, hi)(rng)}; };
+  auto f64 = [](const Tensor& t) { return t.to(DType::f64); };
+  auto near = [](const Tensor& a, const Tensor& ref) {
+    return close(a, ref, 1e-4, 2e-5 * max(abs(ref)).item<double>());
+  };
+  int winograd = 0;  // shapes whose forward took it
+  for (int i = 0; i < 16; ++i) {
+    const int64_t n = pick(2, 8), c = pick(24, 72), oc = pick(24, 72), h = pick(5, 32), w = pick(5, 32);
+    const Ints pad{pick(0, 2), pick(0, 2)}, pr{pick(0, 2), pick(0, 2)};
+    const bool cl = pick(0, 1);
+    Tensor x = randn({n, c, h, w}), wt = randn({oc, c, 3, 3}), b = randn({oc});
+    Tensor g = randn({n, oc, h + pad[0] + pr[0] - 2, w + pad[1] + pr[1] - 2});
+    Tensor xi = cl ? x.contiguous(MemoryFormat::channels_last) : x, gi = cl ? g.contiguous(MemoryFormat::channels_last) : g;
+    const std::string what = to_string(x.sizes()) + " -> " + std::to_string(oc) + " pad " + to_string(Shape(pad)) +
+                             "/" + to_string(Shape(pr)) + (cl ? " channels_last" : "");
+    EXPECT_TRUE(near(conv2d(xi, wt, b, Ints{1, 1}, pad), conv2d(f64(x), f64(wt), f64(b), Ints{1, 1}, pad))) << what;
+    winograd += cpu::onednn::impl_name("conv_fwd").find("winograd") != std::string::npos;
+    EXPECT_TRUE(near(conv2d_backward_input(gi, wt, x.sizes(), {1, 1}, pad, {1, 1}, 1, pr),
+                     conv2d_backward_input(f64(g), f64(wt), x.sizes(), {1, 1}, pad, {1, 1}, 1, pr)))
+        << what << " grad input";
+    EXPECT_TRUE(near(conv2d_backward_weight(gi, xi, wt.sizes(), {1, 1}, pad, {1, 1}, 1, pr),
+                     conv2d_backward_weight(f64(g), f64(x), wt.sizes(), {1, 1}, pad, {1, 1}, 1, pr)))
+        << what << " grad weight";
+  }
+  const char* off = std::getenv("DEEPSEEK_CPU_WINOGRAD");
+  if (std::string(cpu::cpu_capability()) == "avx2" && !(off && std::string(off) == "0")) EXPECT_GE(winograd, 3);
 }
 
 TEST(Conv, HalfPrecisionThroughF32) {
