@@ -407,7 +407,8 @@ void winograd_forward(const Conv3x3& g, const float* x, const float* w, const fl
       for (int64_t o = 0; o < l.OCp; o += 8) {
         alignas(32) float k[9][8] = {};
         for (int64_t j = 0; j < 8 && c < g.C && o + j < g.OC; ++j)
-          for (int e = 0; e < 9; ++e) k[e][j] = w[((o + j) * g.C + c) * 9 + e];
+          for (int e = 0; e < 9; ++e)
+            k[e][j] = g.w_flipped ? w[(c * g.OC + o + j) * 9 + 8 - e] : w[((o + j) * g.C + c) * 9 + e];
         __m256 kv[9], u[36];
         for (int e = 0; e < 9; ++e) kv[e] = _mm256_load_ps(k[e]);
         weight_tile(kv, u);

@@ -17,6 +17,9 @@ namespace deepseek::cpu::gemm {
 struct Conv3x3 {
   int64_t N, C, H, W, OC, OH, OW, pad_top, pad_left;
   bool x_nhwc = false, y_nhwc = false;
+  // The forward's w is given as (C, OC, 3, 3) holding the kernel flipped: w[c, o, 2 - ky, 2 - kx]
+  // (a data gradient, run as this forward, reads the original convolution's weights as they are).
+  bool w_flipped = false;
 };
 
 // Whether the Winograd path is expected to beat a direct convolution on this shape.

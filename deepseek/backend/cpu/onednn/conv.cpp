@@ -201,19 +201,13 @@ void fwd_f32(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y, const
 // dx (N, C, H, W) from dy and w.
 void bwd_data_f32(const Tensor& dy, const Tensor& w, Tensor& dx, const Geo& g) {
   // The data gradient of a 3x3 stride-1 convolution is the convolution of dy with the weights
-  // transposed (C <-> OC) and flipped, padded by 2 - pad.
+  // transposed (C <-> OC) and flipped, padded by 2 - pad (the Winograd forward reads them so).
   gemm::Conv3x3 c;
   if (winograd_shape(g, dx, dy, c)) {
-    Tensor wd = dense(w), wt = Tensor::empty({g.C, g.OC, 3, 3}, DType::f32);
-    const float* src = wd.data<float>();
-    float* dst = wt.data<float>();
-    for (int64_t o = 0; o < g.OC; ++o)
-      for (int64_t i = 0; i < g.C; ++i)
-        for (int k = 0; k < 9; ++k) dst[(i * g.OC + o) * 9 + 8 - k] = src[(o * g.C + i) * 9 + k];
-    const gemm::Conv3x3 t{g.N, g.OC, g.OH, g.OW, g.C, g.H, g.W, 2 - g.pl[0], 2 - g.pl[1], c.y_nhwc, c.x_nhwc};
-    Tensor ws = workspace(gemm::winograd_forward_workspace(t));
+    const gemm::Conv3x3 t{g.N, g.OC, g.OH, g.OW, g.C, g.H, g.W, 2 - g.pl[0], 2 - g.pl[1], c.y_nhwc, c.x_nhwc, true};
+    Tensor wd = dense(w), ws = workspace(gemm::winograd_forward_workspace(t));
     dn::note_impl("conv_bwd_data", kWinograd);
-    return gemm::winograd_forward(t, dy.data<float>(), wt.data<float>(), nullptr, dx.data<float>(),
+    return gemm::winograd_forward(t, dy.data<float>(), wd.data<float>(), nullptr, dx.data<float>(),
                                   ws.data<float>());
   }
   if (g.Hw < g.H || g.Ww < g.W) zero(dx);  // rows no window reaches get no gradient
