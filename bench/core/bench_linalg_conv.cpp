@@ -97,17 +97,19 @@ double peak_gflops(int threads) {
   return best;
 }
 
-// Median ms of `reps` calls after `warmup` ones. With --paced, then print
+// Median and fastest ms of `reps` calls after `warmup` ones. With --paced, then print
 // {"kind":"pace","name":...,"reps":N} and time `reps` more calls, each after a line on stdin and
 // followed by its time in ms, so the driver (linalg_conv.py) alternates them with PyTorch's and
 // both sides see the same bursts of load from other tenants of the host. The back-to-back
 // median gives the throughput (share of peak); the paced calls give the ratio.
 bool g_paced = false;
 
-double g_best_ms = 0;  // the fastest back-to-back call of the last median_ms
+struct Timing {
+  double median_ms, best_ms;  // of the back-to-back calls
+};
 
 template <typename F>
-double median_ms(const std::string& name, F f, int reps, int warmup = 1) {
+Timing time_calls(const std::string& name, F f, int reps, int warmup = 1) {
   for (int i = 0; i < warmup; ++i) f();
   auto timed = [&] {
     auto t0 = Clock::now();
@@ -125,15 +127,15 @@ double median_ms(const std::string& name, F f, int reps, int warmup = 1) {
     }
   }
   std::sort(t.begin(), t.end());
-  g_best_ms = t.front();
-  return t[t.size() / 2];
+  return {t[t.size() / 2], t.front()};
 }
 
 void bench_matmul(int64_t M, int64_t K, int64_t N, int reps) {
   Tensor a = randn({M, K}), b = randn({K, N});
   const std::string name = "matmul_f32_" + std::to_string(M) + "x" + std::to_string(K) + "x" + std::to_string(N);
-  double ms = median_ms(name, [&] { matmul(a, b); }, reps);
-  double gf = 2.0 * M * N * K / (ms * 1e-3) / 1e9, gf_best = 2.0 * M * N * K / (g_best_ms * 1e-3) / 1e9;
+  const Timing t = time_calls(name, [&] { matmul(a, b); }, reps);
+  const double ms = t.median_ms, gf = 2.0 * M * N * K / (ms * 1e-3) / 1e9,
+               gf_best = 2.0 * M * N * K / (t.best_ms * 1e-3) / 1e9;
   std::printf("{\"kind\":\"matmul\",\"name\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,\"gflops_best\":%.2f,\"impl\":\"%s\"}\n",
               name.c_str(), ms, gf, gf_best, cpu::onednn::impl_name("matmul").c_str());
   std::fflush(stdout);
@@ -151,7 +153,7 @@ void bench_conv(int64_t n, int64_t cin, int64_t cout, int64_t hw, int64_t k, int
   const std::string name = "conv2d_fwd_bwd_" + std::to_string(n) + "x" + std::to_string(cin) + "x" +
                            std::to_string(hw) + "x" + std::to_string(hw) + "_k" + std::to_string(k) + "_to" +
                            std::to_string(cout);
-  double ms = median_ms(name, step, reps);
+  const double ms = time_calls(name, step, reps).median_ms;
   double fwd_flops = 2.0 * n * cout * hw * hw * cin * k * k;
   std::printf("{\"kind\":\"conv\",\"name\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,"
               "\"impl_fwd\":\"%s\",\"impl_bwd_data\":\"%s\",\"impl_bwd_weights\":\"%s\"}\n",

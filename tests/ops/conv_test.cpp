@@ -101,6 +101,14 @@ TEST(Conv, OneDnnGradientsMatchReference) {
   }
 }
 
+namespace {
+// Whether 3x3 f32 convolutions may take our Winograd kernels here (as backend/cpu/onednn/conv.cpp).
+bool winograd_on() {
+  const char* off = std::getenv("DEEPSEEK_CPU_WINOGRAD");
+  return std::string(cpu::cpu_capability()) == "avx2" && !(off && std::string(off) == "0");
+}
+}  // namespace
+
 // 3x3 stride-1 f32 convolutions with enough channels take Winograd's F(4x4, 3x3) on AVX2 CPUs
 // (all three directions) when the batch has >= 128 tiles: against the f64 path, with ragged tiles, channels that are not whole
 // vectors, every padding 0-2, asymmetric padding, a bias, and channels_last activations and weights.
@@ -127,8 +135,7 @@ TEST(Conv, WinogradMatchesReference) {
       return std::make_tuple(y, gx, gw);
     };
     auto [y32, gx32, gw32] = run(DType::f32);
-    const char* off = std::getenv("DEEPSEEK_CPU_WINOGRAD");
-    if (std::string(cpu::cpu_capability()) == "avx2" && !(off && std::string(off) == "0")) {
+    if (winograd_on()) {
       for (const char* k : {"conv_fwd", "conv_bwd_data", "conv_bwd_weights"})
         EXPECT_EQ(cpu::onednn::impl_name(k), "deepseek winograd f(4x4,3x3) avx2") << what << " " << k;
     }
@@ -148,7 +155,7 @@ TEST(Conv, WinogradMatchesReference) {
       Tensor y = conv2d(xc, wc, b, Ints{1, 1}, c.pad);
       Tensor gx = conv2d_backward_input(gc, wc, c.x, {1, 1}, c.pad, {1, 1}, 1, pr);
       Tensor gw = conv2d_backward_weight(gc, xc, ws, {1, 1}, c.pad, {1, 1}, 1, pr);
-      if (std::string(cpu::cpu_capability()) == "avx2" && !(off && std::string(off) == "0"))
+      if (winograd_on())
         for (const char* k : {"conv_fwd", "conv_bwd_data", "conv_bwd_weights"})
           EXPECT_EQ(cpu::onednn::impl_name(k), "deepseek winograd f(4x4,3x3) avx2") << what << " NHWC " << k;
       EXPECT_TRUE(y.is_contiguous(cl) && gx.is_contiguous(cl)) << what;
@@ -188,8 +195,7 @@ TEST(Conv, RandomThreeByThreeShapesMatchReference) {
                      conv2d_backward_weight(f64(g), f64(x), wt.sizes(), {1, 1}, pad, {1, 1}, 1, pr)))
         << what << " grad weight";
   }
-  const char* off = std::getenv("DEEPSEEK_CPU_WINOGRAD");
-  if (std::string(cpu::cpu_capability()) == "avx2" && !(off && std::string(off) == "0")) EXPECT_GE(winograd, 3);
+  if (winograd_on()) EXPECT_GE(winograd, 3);
 }
 
 TEST(Conv, HalfPrecisionThroughF32) {
